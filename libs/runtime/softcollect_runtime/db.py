@@ -1,0 +1,128 @@
+"""Database access shared by the services: engines, the runtime's own tables, migrations.
+
+Each service owns one PostgreSQL schema (its name) and reaches it through
+``search_path``, so its tables and its alembic version table are declared
+without a schema. With SQLite each service has a file of its own.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import sqlalchemy as sa
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+# The runtime's tables live in every service's schema beside the service's own tables.
+runtime_metadata = sa.MetaData()
+
+processed_events = sa.Table(
+    "processed_events",
+    runtime_metadata,
+    # CloudEvents: `id` is unique per `source`; tenants are kept apart even if two clients reuse ids.
+    sa.Column("tenantid", sa.String(64), primary_key=True),
+    sa.Column("source", sa.String(255), primary_key=True),
+    sa.Column("event_id", sa.String(255), primary_key=True),
+    sa.Column("type", sa.String(100), nullable=False),
+    sa.Column("processed_at", sa.DateTime(timezone=True), nullable=False),
+)
+
+outbox = sa.Table(
+    "outbox",
+    runtime_metadata,
+    sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), primary_key=True, autoincrement=True),
+    sa.Column("topic", sa.String(255), nullable=False),
+    sa.Column("key", sa.LargeBinary, nullable=False),
+    sa.Column("value", sa.LargeBinary, nullable=False),
+    sa.Column("headers", sa.JSON, nullable=False),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+)
+
+
+def utcnow() -> dt.datetime:
+    """Infrastructure time (bookkeeping only; business time comes from clock.tick)."""
+    return dt.datetime.now(dt.timezone.utc)
+
+
+def resolve_url(url: str, service: str) -> str:
+    """`{service}` in a URL is replaced, so one SQLite template serves every service."""
+    return url.replace("{service}", service)
+
+
+def is_postgres(url: str) -> bool:
+    return make_url(url).get_backend_name() == "postgresql"
+
+
+def create_engine(url: str, service: str, **kwargs) -> AsyncEngine:
+    u = make_url(url)
+    if u.get_backend_name() == "postgresql":
+        return create_async_engine(
+            u,
+            connect_args={"server_settings": {"search_path": service}},
+            pool_size=kwargs.pop("pool_size", 5),
+            pool_pre_ping=True,
+            **kwargs,
+        )
+    if u.get_backend_name() == "sqlite" and u.database and u.database != ":memory:":
+        Path(u.database).parent.mkdir(parents=True, exist_ok=True)
+    engine = create_async_engine(u, connect_args={"timeout": 30}, **kwargs)
+
+    @sa.event.listens_for(engine.sync_engine, "connect")
+    def _sqlite_pragmas(dbapi_conn, _record):  # WAL lets the CLI read while the service writes
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute("PRAGMA busy_timeout=30000")
+        cur.close()
+
+    return engine
+
+
+def sync_url(url: str) -> str:
+    """The blocking-driver twin of an async URL, for alembic and CLI reports."""
+    u = make_url(url)
+    driver = {"postgresql": "postgresql+psycopg", "sqlite": "sqlite"}[u.get_backend_name()]
+    return u.set(drivername=driver).render_as_string(hide_password=False)
+
+
+def migrate(url: str, service: str, script_location: str | Path) -> None:
+    """Bring the service's schema to the newest alembic revision (creates the PG schema first)."""
+    from alembic import command
+    from alembic.config import Config
+
+    engine = sa.create_engine(sync_url(url))
+    try:
+        if is_postgres(url):
+            with engine.begin() as conn:
+                conn.execute(sa.text(f'CREATE SCHEMA IF NOT EXISTS "{service}"'))
+        cfg = Config()
+        cfg.set_main_option("script_location", str(script_location))
+        cfg.attributes["engine"] = engine
+        cfg.attributes["service"] = service
+        command.upgrade(cfg, "head")
+    finally:
+        engine.dispose()
+
+
+def run_alembic_env() -> None:
+    """Body of every service's ``migrations/env.py``: online migrations on the engine `migrate` passes."""
+    from alembic import context
+
+    cfg = context.config
+    engine: sa.Engine = cfg.attributes["engine"]
+    service: str = cfg.attributes["service"]
+    with engine.connect() as conn:
+        if conn.dialect.name == "postgresql":
+            conn.execute(sa.text(f'SET search_path TO "{service}"'))
+            conn.commit()
+        context.configure(connection=conn, target_metadata=None, render_as_batch=conn.dialect.name == "sqlite")
+        with context.begin_transaction():
+            context.run_migrations()
+
+
+def create_runtime_tables() -> None:
+    """Called from each service's first migration: the processed-events and outbox tables."""
+    from alembic import op
+
+    bind = op.get_bind()
+    runtime_metadata.create_all(bind)

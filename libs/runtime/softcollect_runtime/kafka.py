@@ -1,0 +1,43 @@
+"""Kafka clients with the settings softcollect relies on: idempotent producers, topic catalogue."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from aiokafka import AIOKafkaProducer
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import TopicAlreadyExistsError
+
+from .settings import KafkaSettings
+
+
+def make_producer(kafka: KafkaSettings, client_id: str) -> AIOKafkaProducer:
+    # Idempotence forces acks=all and keeps per-partition order across retries.
+    return AIOKafkaProducer(
+        client_id=client_id,
+        enable_idempotence=True,
+        acks="all",
+        linger_ms=5,
+        request_timeout_ms=30000,
+        **kafka.aiokafka_options(),
+    )
+
+
+async def ensure_topics(kafka: KafkaSettings, names: Iterable[str], partitions: int = 6,
+                        replication: int = 1) -> list[str]:
+    """Create the topics that are missing; returns the ones it created."""
+    admin = AIOKafkaAdminClient(client_id="softcollect-admin", **kafka.aiokafka_options())
+    await admin.start()
+    try:
+        existing = set(await admin.list_topics())
+        missing = sorted(set(names) - existing)
+        if missing:
+            try:
+                await admin.create_topics(
+                    [NewTopic(name=n, num_partitions=partitions, replication_factor=replication) for n in missing]
+                )
+            except TopicAlreadyExistsError:  # another process won the race
+                pass
+        return missing
+    finally:
+        await admin.close()

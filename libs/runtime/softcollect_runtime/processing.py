@@ -1,0 +1,130 @@
+"""Per-message processing: decode → deduplicate → handler in one transaction → DLQ.
+
+``process`` never raises (but for cancellation): faust acks a message whose
+agent raised, so an escaped exception would skip the message silently.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import exc as sa_exc
+
+from softcollect_events import CloudEvent, DecodeError, decode
+
+from . import metrics
+from .dlq import DeadLetter, DeadLetters, RawMessage
+from .logs import get_logger
+from .uow import UnitOfWork
+
+log = get_logger(__name__)
+
+Handler = Callable[[CloudEvent, UnitOfWork[Any]], Awaitable[None]]
+
+
+class TransientError(Exception):
+    """Raised by a handler for a failure worth retrying (a dependency briefly unavailable)."""
+
+
+class Outcome(StrEnum):
+    APPLIED = "applied"
+    DUPLICATE = "duplicate"
+    IGNORED = "ignored"
+    DEAD_LETTERED = "dead_lettered"
+
+
+_RETRYABLE_SQLSTATES = {"40001", "40P01", "55P03", "57P01", "08000", "08003", "08006"}
+
+
+def is_transient(exc: BaseException) -> bool:
+    if isinstance(exc, (TransientError, TimeoutError, ConnectionError, sa_exc.TimeoutError)):
+        return True
+    if isinstance(exc, sa_exc.DBAPIError):
+        if exc.connection_invalidated or isinstance(exc, sa_exc.OperationalError):
+            return True
+        code = getattr(exc.orig, "sqlstate", None) or getattr(exc.orig, "pgcode", None)
+        return code in _RETRYABLE_SQLSTATES
+    return False
+
+
+class MessageProcessor:
+    def __init__(
+        self,
+        service: str,
+        handlers: Mapping[str, Handler],
+        new_uow: Callable[[], UnitOfWork[Any]],
+        dead_letters: DeadLetters,
+        max_attempts: int = 4,
+        backoff_seconds: float = 0.2,
+        after_commit: Callable[[CloudEvent, UnitOfWork[Any]], None] | None = None,
+    ) -> None:
+        self.service = service
+        self.handlers = dict(handlers)
+        self._new_uow = new_uow
+        self._dlq = dead_letters
+        self._max_attempts = max_attempts
+        self._backoff = backoff_seconds
+        self._after_commit = after_commit
+
+    async def process(self, msg: RawMessage) -> Outcome:
+        started = time.perf_counter()
+        event_type = "unknown"
+        try:
+            try:
+                event = decode(msg.value or b"")
+            except DecodeError as err:
+                await self._dlq.send(msg, DeadLetter(
+                    kind="undecodable", error=str(err),
+                    reasons=tuple({"path": r.path, "message": r.message} for r in err.reasons)))
+                return self._count(event_type, Outcome.DEAD_LETTERED)
+            event_type = event.type
+            handler = self.handlers.get(event.type)
+            if handler is None:
+                return self._count(event_type, Outcome.IGNORED)
+            return self._count(event_type, await self._handle(msg, event, handler))
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # a bug in the runtime itself: still never let faust skip silently
+            log.exception("unexpected failure processing message", topic=msg.topic, offset=msg.offset)
+            await self._dlq.send(msg, DeadLetter(kind="handler_error", error=f"{type(exc).__name__}: {exc}",
+                                                 event_type=event_type))
+            return self._count(event_type, Outcome.DEAD_LETTERED)
+        finally:
+            metrics.PROCESSING_SECONDS.labels(self.service).observe(time.perf_counter() - started)
+
+    async def _handle(self, msg: RawMessage, event: CloudEvent, handler: Handler) -> Outcome:
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                async with self._new_uow() as uow:
+                    if not await uow.claim(event):
+                        return Outcome.DUPLICATE
+                    await handler(event, uow)
+                    await uow.commit()
+                if self._after_commit:
+                    self._after_commit(event, uow)
+                return Outcome.APPLIED
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                transient = is_transient(exc)
+                if transient and attempt < self._max_attempts:
+                    metrics.RETRIES.labels(self.service, event.type).inc()
+                    log.warning("transient failure; retrying", type=event.type, attempt=attempt, error=repr(exc))
+                    await asyncio.sleep(self._backoff * 2 ** (attempt - 1))
+                    continue
+                if not transient:
+                    log.exception("handler failed", type=event.type, event_id=event.id)
+                await self._dlq.send(msg, DeadLetter(
+                    kind="retries_exhausted" if transient else "handler_error",
+                    error=f"{type(exc).__name__}: {exc}", event_type=event.type, attempts=attempt))
+                return Outcome.DEAD_LETTERED
+
+    def _count(self, event_type: str, outcome: Outcome) -> Outcome:
+        metrics.EVENTS.labels(self.service, event_type, outcome.value).inc()
+        return outcome

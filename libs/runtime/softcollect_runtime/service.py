@@ -1,0 +1,216 @@
+"""A softcollect service process: a faust app wired to the runtime.
+
+A service declares a ``ServiceSpec`` (what it consumes, its handlers, its
+migrations) and calls ``run(spec)``; everything about delivery lives here.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import faust
+import sqlalchemy as sa
+from faust.sensors.prometheus import setup_prometheus_sensors
+
+from softcollect_events import CloudEvent, Topic, dlq_topic, topic_name
+
+from . import logs, metrics
+from .db import create_engine, migrate, resolve_url
+from .dlq import DeadLetters, RawMessage
+from .kafka import ensure_topics, make_producer
+from .outbox import OutboxRelay
+from .processing import Handler, MessageProcessor
+from .settings import ServiceSettings
+from .uow import UnitOfWork, session_factory
+
+log = logs.get_logger(__name__)
+
+
+@dataclass
+class ServiceSpec:
+    name: str
+    consumes: list[Topic | str]
+    handlers: Mapping[str, Handler]
+    migrations: Path | None = None
+    # Tests without migrations (runtime probes) create their tables from metadata instead.
+    metadata: sa.MetaData | None = None
+    repos_factory: Callable[[Any], Any] | None = None
+    # Regex over topic names, for consumers of per-tenant topics (ingest's inbound).
+    consume_pattern: str | None = None
+    default_web_port: int = 6066
+    after_commit: Callable[[CloudEvent, UnitOfWork[Any]], None] | None = None
+    on_ready: list[Callable[["Runtime"], Awaitable[None]]] = field(default_factory=list)
+
+
+class Runtime:
+    """The per-process resources: engine, idempotent producer, outbox relay, processor."""
+
+    def __init__(self, spec: ServiceSpec, settings: ServiceSettings) -> None:
+        self.spec = spec
+        self.settings = settings
+        self.database_url = resolve_url(settings.database_url_for(spec.name), spec.name)
+        self.engine = create_engine(self.database_url, spec.name)
+        self.sessions = session_factory(self.engine)
+        self._started = asyncio.Lock()
+        self.ready = False
+        self.producer = None
+        self.relay: OutboxRelay | None = None
+        self.processor: MessageProcessor | None = None
+        self._relay_task: asyncio.Task | None = None
+
+    def new_uow(self) -> UnitOfWork[Any]:
+        return UnitOfWork(self.sessions, self.settings.topic_prefix, self.spec.repos_factory)
+
+    async def start(self) -> None:
+        async with self._started:
+            if self.ready:
+                return
+            if self.spec.metadata is not None:
+                async with self.engine.begin() as conn:
+                    await conn.run_sync(self.spec.metadata.create_all)
+            self.producer = make_producer(self.settings.kafka, client_id=f"softcollect-{self.spec.name}")
+            await self.producer.start()
+            self.relay = OutboxRelay(self.engine, self.producer, self.spec.name,
+                                     self.settings.outbox_batch_size, self.settings.outbox_poll_seconds)
+            dead_letters = DeadLetters(self.producer, dlq_topic(self.spec.name, self.settings.topic_prefix),
+                                       self.spec.name)
+
+            def after_commit(event: CloudEvent, uow: UnitOfWork[Any]) -> None:
+                if uow.emitted:
+                    self.relay.wake()
+                if self.spec.after_commit:
+                    self.spec.after_commit(event, uow)
+
+            self.processor = MessageProcessor(
+                self.spec.name, self.spec.handlers, self.new_uow, dead_letters,
+                self.settings.max_attempts, self.settings.retry_backoff_seconds, after_commit)
+            self._relay_task = asyncio.create_task(self.relay.run(), name=f"{self.spec.name}-outbox-relay")
+            for hook in self.spec.on_ready:
+                await hook(self)
+            self.ready = True
+            metrics.READY.labels(self.spec.name).set(1)
+
+    async def stop(self) -> None:
+        if self._relay_task:
+            self._relay_task.cancel()
+            await asyncio.gather(self._relay_task, return_exceptions=True)
+        if self.producer:
+            await self.producer.stop()
+        await self.engine.dispose()
+        metrics.READY.labels(self.spec.name).set(0)
+
+    async def check(self) -> dict[str, str]:
+        """Readiness: the database answers and the producer has a broker connection."""
+        status = {"database": "ok", "kafka": "ok", "started": "ok" if self.ready else "starting"}
+        try:
+            async with self.engine.connect() as conn:
+                await conn.execute(sa.text("SELECT 1"))
+        except Exception as exc:
+            status["database"] = f"error: {type(exc).__name__}"
+        if self.producer is None or not self.producer.client.cluster.brokers():
+            status["kafka"] = "not connected"
+        return status
+
+
+def create_app(spec: ServiceSpec, settings: ServiceSettings | None = None) -> tuple[faust.App, Runtime]:
+    settings = settings or ServiceSettings()
+    runtime = Runtime(spec, settings)
+    kafka = settings.kafka
+    credentials = None
+    if kafka.sasl_mechanism:
+        credentials = faust.SASLCredentials(
+            username=kafka.sasl_username,
+            password=kafka.sasl_password.get_secret_value() if kafka.sasl_password else None,
+            ssl_context=kafka.ssl_context(), mechanism=kafka.sasl_mechanism)
+    elif kafka.ssl_context():
+        credentials = faust.SSLCredentials(kafka.ssl_context())
+    app = faust.App(
+        f"softcollect-{spec.name}",
+        broker=[f"kafka://{s}" for s in kafka.bootstrap_servers.split(",")],
+        broker_credentials=credentials,
+        value_serializer="raw",
+        key_serializer="raw",
+        web_host=settings.web_host,
+        web_port=settings.web_port or spec.default_web_port,
+        web_in_thread=False,
+        topic_allow_declare=False,  # topics come from the catalogue, never from a consumer
+        topic_disable_leader=True,
+        consumer_auto_offset_reset="earliest",
+        broker_commit_interval=settings.commit_interval_seconds,
+        producer_acks=-1,
+        table_cleanup_interval=3600,
+        datadir=str(settings.data_dir / "faust" / spec.name),
+    )
+    setup_prometheus_sensors(app, name_prefix=f"faust_{spec.name}")
+
+    names = [topic_name(t, settings.topic_prefix) for t in spec.consumes]
+    if spec.consume_pattern:
+        channel = app.topic(pattern=spec.consume_pattern, value_serializer="raw", key_serializer="raw")
+    else:
+        channel = app.topic(*names, value_serializer="raw", key_serializer="raw")
+
+    @app.agent(channel, name=f"{spec.name}-consume")
+    async def consume(stream):
+        async for ev in stream.events():
+            await runtime.start()
+            m = ev.message
+            msg = RawMessage(m.topic, m.partition, m.offset, m.key, m.value, tuple(m.headers or ()))
+            # Shielded: a shutdown lets the message in flight finish its transaction.
+            await asyncio.shield(runtime.processor.process(msg))
+
+    @app.task
+    async def start_runtime():
+        await runtime.start()
+
+    @app.page("/health")
+    async def health(web, request):
+        return web.json({"status": "ok", "service": spec.name})
+
+    @app.page("/ready")
+    async def ready(web, request):
+        status = await runtime.check()
+        ok = all(v == "ok" for v in status.values())
+        return web.json({"status": "ready" if ok else "not ready", **status}, status=200 if ok else 503)
+
+    @app.service
+    class RuntimeCloser(faust.Service):  # closes the runtime when the worker stops
+        async def on_stop(self) -> None:
+            await runtime.stop()
+
+    return app, runtime
+
+
+class _Worker(faust.Worker):
+    def __init__(self, *args: Any, log_format: str = "json", service: str = "", **kwargs: Any) -> None:
+        self._log_format = log_format
+        self._service = service
+        super().__init__(*args, **kwargs)
+
+    def _setup_logging(self) -> None:  # our redacting JSON logs, not faust's colour console
+        logs.configure(self.loglevel if isinstance(self.loglevel, str) else "INFO", self._log_format, self._service)
+
+
+def prepare(spec: ServiceSpec, settings: ServiceSettings, catalogue: list[str] | None = None) -> None:
+    """Before consuming: the schema at its newest migration and the topics the service uses."""
+    if spec.migrations is not None:
+        migrate(resolve_url(settings.database_url_for(spec.name), spec.name), spec.name, spec.migrations)
+    topics = [topic_name(t, settings.topic_prefix) for t in spec.consumes]
+    topics.append(dlq_topic(spec.name, settings.topic_prefix))
+    partitions = int(os.environ.get("SOFTCOLLECT_PARTITIONS", "6"))
+    asyncio.run(ensure_topics(settings.kafka, [*topics, *(catalogue or [])], partitions))
+
+
+def run(spec: ServiceSpec, settings: ServiceSettings | None = None, catalogue: list[str] | None = None) -> None:
+    """Entry point of a service process: migrate, ensure topics, then consume until stopped."""
+    settings = settings or ServiceSettings()
+    logs.configure(settings.log_level, settings.log_format, spec.name)
+    prepare(spec, settings, catalogue)
+    app, _ = create_app(spec, settings)
+    worker = _Worker(app, loglevel=settings.log_level, log_format=settings.log_format, service=spec.name,
+                     web_port=settings.web_port or spec.default_web_port, web_host=settings.web_host)
+    worker.execute_from_commandline()

@@ -1,0 +1,1 @@
+"""softcollect aging service: the receivables ledger: open items, phases, cash application, locks, aging and KPIs."""

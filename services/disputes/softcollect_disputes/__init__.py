@@ -1,0 +1,1 @@
+"""softcollect disputes service: dispute cases with SLAs, and the litigation-risk early warning."""

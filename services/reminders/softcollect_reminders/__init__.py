@@ -1,0 +1,1 @@
+"""softcollect reminders service: policy-driven contact: e-mails, statements, collector tasks, resubmissions, every silence explained."""
