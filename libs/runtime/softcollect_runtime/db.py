@@ -26,6 +26,7 @@ processed_events = sa.Table(
     sa.Column("event_id", sa.String(255), primary_key=True),
     sa.Column("type", sa.String(100), nullable=False),
     sa.Column("processed_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Index("ix_processed_events_age", "tenantid", "processed_at"),
 )
 
 outbox = sa.Table(
@@ -85,16 +86,42 @@ def sync_url(url: str) -> str:
     return u.set(drivername=driver).render_as_string(hide_password=False)
 
 
+def _sync_engine(url: str, service: str) -> sa.Engine:
+    """A blocking engine whose connections see the service's schema; the schema is created."""
+    engine = sa.create_engine(sync_url(url))
+    if is_postgres(url):
+        with engine.begin() as conn:
+            conn.execute(sa.text(f'CREATE SCHEMA IF NOT EXISTS "{service}"'))
+
+        @sa.event.listens_for(engine, "connect")
+        def _search_path(dbapi_conn, _record):
+            cur = dbapi_conn.cursor()
+            cur.execute(f'SET search_path TO "{service}"')
+            cur.close()
+            dbapi_conn.commit()
+
+        engine.dispose()  # connections made before the listener would miss the search_path
+    return engine
+
+
+def create_tables(url: str, service: str, metadata: sa.MetaData) -> None:
+    """Tables straight from metadata, with the runtime's: for test services without migrations."""
+    engine = _sync_engine(url, service)
+    try:
+        with engine.begin() as conn:
+            runtime_metadata.create_all(conn)
+            metadata.create_all(conn)
+    finally:
+        engine.dispose()
+
+
 def migrate(url: str, service: str, script_location: str | Path) -> None:
     """Bring the service's schema to the newest alembic revision (creates the PG schema first)."""
     from alembic import command
     from alembic.config import Config
 
-    engine = sa.create_engine(sync_url(url))
+    engine = _sync_engine(url, service)
     try:
-        if is_postgres(url):
-            with engine.begin() as conn:
-                conn.execute(sa.text(f'CREATE SCHEMA IF NOT EXISTS "{service}"'))
         cfg = Config()
         cfg.set_main_option("script_location", str(script_location))
         cfg.attributes["engine"] = engine
@@ -110,19 +137,32 @@ def run_alembic_env() -> None:
 
     cfg = context.config
     engine: sa.Engine = cfg.attributes["engine"]
-    service: str = cfg.attributes["service"]
     with engine.connect() as conn:
-        if conn.dialect.name == "postgresql":
-            conn.execute(sa.text(f'SET search_path TO "{service}"'))
-            conn.commit()
         context.configure(connection=conn, target_metadata=None, render_as_batch=conn.dialect.name == "sqlite")
         with context.begin_transaction():
             context.run_migrations()
 
 
 def create_runtime_tables() -> None:
-    """Called from each service's first migration: the processed-events and outbox tables."""
+    """Called from each service's first migration: the processed-events and outbox tables,
+    spelled out (not from ``runtime_metadata``) so the migration never changes after the fact."""
     from alembic import op
 
-    bind = op.get_bind()
-    runtime_metadata.create_all(bind)
+    op.create_table(
+        "processed_events",
+        sa.Column("tenantid", sa.String(64), primary_key=True),
+        sa.Column("source", sa.String(255), primary_key=True),
+        sa.Column("event_id", sa.String(255), primary_key=True),
+        sa.Column("type", sa.String(100), nullable=False),
+        sa.Column("processed_at", sa.DateTime(timezone=True), nullable=False),
+    )
+    op.create_index("ix_processed_events_age", "processed_events", ["tenantid", "processed_at"])
+    op.create_table(
+        "outbox",
+        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), primary_key=True, autoincrement=True),
+        sa.Column("topic", sa.String(255), nullable=False),
+        sa.Column("key", sa.LargeBinary, nullable=False),
+        sa.Column("value", sa.LargeBinary, nullable=False),
+        sa.Column("headers", sa.JSON, nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    )

@@ -45,7 +45,7 @@ def redact_processor(_logger: Any, _name: str, event_dict: dict) -> dict:
     return {k: _redact_value(v) for k, v in event_dict.items()}
 
 
-def configure(level: str = "INFO", fmt: str = "json", service: str | None = None) -> None:
+def configure(level: str = "INFO", fmt: str = "json", service: str | None = None, stream: Any = None) -> None:
     """Route structlog and stdlib logging through one redacting renderer on stderr."""
     shared: list = [
         structlog.contextvars.merge_contextvars,
@@ -60,9 +60,9 @@ def configure(level: str = "INFO", fmt: str = "json", service: str | None = None
         processors=[structlog.stdlib.filter_by_level, *shared, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
         logger_factory=structlog.stdlib.LoggerFactory(),
         wrapper_class=structlog.stdlib.BoundLogger,
-        cache_logger_on_first_use=True,
+        cache_logger_on_first_use=False,
     )
-    handler = logging.StreamHandler(sys.stderr)
+    handler = logging.StreamHandler(stream or sys.stderr)
     handler.setFormatter(
         structlog.stdlib.ProcessorFormatter(
             foreign_pre_chain=shared,
@@ -74,7 +74,8 @@ def configure(level: str = "INFO", fmt: str = "json", service: str | None = None
     root.setLevel(level.upper())
     if service:
         structlog.contextvars.bind_contextvars(service=service)
-    for noisy in ("aiokafka", "faust.transport", "sqlalchemy.engine"):
+    # faust and mode narrate every service start and stop at INFO; their warnings still show.
+    for noisy in ("aiokafka", "faust", "mode", "sqlalchemy.engine"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))
 
 

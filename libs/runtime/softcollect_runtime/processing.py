@@ -32,6 +32,7 @@ class TransientError(Exception):
 
 class Outcome(StrEnum):
     APPLIED = "applied"
+    REJECTED = "rejected"  # bad client input, kept with its reasons (ingest)
     DUPLICATE = "duplicate"
     IGNORED = "ignored"
     DEAD_LETTERED = "dead_lettered"
@@ -51,7 +52,17 @@ def is_transient(exc: BaseException) -> bool:
     return False
 
 
+Intake = Callable[[RawMessage, UnitOfWork[Any]], Awaitable[Outcome]]
+
+
 class MessageProcessor:
+    """Runs each message's work in a unit of work with bounded retries; the rest goes to the DLQ.
+
+    The default work is: decode, claim the event (idempotency), run the handler of its
+    type. A service that must see raw bytes (ingest, which rejects rather than
+    dead-letters bad client input) supplies an ``intake`` instead.
+    """
+
     def __init__(
         self,
         service: str,
@@ -60,7 +71,8 @@ class MessageProcessor:
         dead_letters: DeadLetters,
         max_attempts: int = 4,
         backoff_seconds: float = 0.2,
-        after_commit: Callable[[CloudEvent, UnitOfWork[Any]], None] | None = None,
+        after_commit: Callable[[UnitOfWork[Any]], None] | None = None,
+        intake: Intake | None = None,
     ) -> None:
         self.service = service
         self.handlers = dict(handlers)
@@ -69,11 +81,15 @@ class MessageProcessor:
         self._max_attempts = max_attempts
         self._backoff = backoff_seconds
         self._after_commit = after_commit
+        self._intake = intake
 
     async def process(self, msg: RawMessage) -> Outcome:
         started = time.perf_counter()
-        event_type = "unknown"
+        event_type = _header(msg, "ce_type") or "unknown"
         try:
+            if self._intake is not None:
+                intake = self._intake
+                return self._count(event_type, await self._attempts(msg, event_type, lambda uow: intake(msg, uow)))
             try:
                 event = decode(msg.value or b"")
             except DecodeError as err:
@@ -85,7 +101,14 @@ class MessageProcessor:
             handler = self.handlers.get(event.type)
             if handler is None:
                 return self._count(event_type, Outcome.IGNORED)
-            return self._count(event_type, await self._handle(msg, event, handler))
+
+            async def work(uow: UnitOfWork[Any]) -> Outcome:
+                if not await uow.claim(event):
+                    return Outcome.DUPLICATE
+                await handler(event, uow)
+                return Outcome.APPLIED
+
+            return self._count(event_type, await self._attempts(msg, event_type, work))
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # a bug in the runtime itself: still never let faust skip silently
@@ -96,35 +119,43 @@ class MessageProcessor:
         finally:
             metrics.PROCESSING_SECONDS.labels(self.service).observe(time.perf_counter() - started)
 
-    async def _handle(self, msg: RawMessage, event: CloudEvent, handler: Handler) -> Outcome:
+    async def _attempts(self, msg: RawMessage, event_type: str,
+                        work: Callable[[UnitOfWork[Any]], Awaitable[Outcome]]) -> Outcome:
         attempt = 0
         while True:
             attempt += 1
             try:
                 async with self._new_uow() as uow:
-                    if not await uow.claim(event):
-                        return Outcome.DUPLICATE
-                    await handler(event, uow)
+                    outcome = await work(uow)
+                    if outcome is Outcome.DUPLICATE:
+                        return outcome  # rolled back: a duplicate leaves no trace
                     await uow.commit()
                 if self._after_commit:
-                    self._after_commit(event, uow)
-                return Outcome.APPLIED
+                    self._after_commit(uow)
+                return outcome
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
                 transient = is_transient(exc)
                 if transient and attempt < self._max_attempts:
-                    metrics.RETRIES.labels(self.service, event.type).inc()
-                    log.warning("transient failure; retrying", type=event.type, attempt=attempt, error=repr(exc))
+                    metrics.RETRIES.labels(self.service, event_type).inc()
+                    log.warning("transient failure; retrying", type=event_type, attempt=attempt, error=repr(exc))
                     await asyncio.sleep(self._backoff * 2 ** (attempt - 1))
                     continue
                 if not transient:
-                    log.exception("handler failed", type=event.type, event_id=event.id)
+                    log.exception("handler failed", type=event_type, topic=msg.topic, offset=msg.offset)
                 await self._dlq.send(msg, DeadLetter(
                     kind="retries_exhausted" if transient else "handler_error",
-                    error=f"{type(exc).__name__}: {exc}", event_type=event.type, attempts=attempt))
+                    error=f"{type(exc).__name__}: {exc}", event_type=event_type, attempts=attempt))
                 return Outcome.DEAD_LETTERED
 
     def _count(self, event_type: str, outcome: Outcome) -> Outcome:
         metrics.EVENTS.labels(self.service, event_type, outcome.value).inc()
         return outcome
+
+
+def _header(msg: RawMessage, name: str) -> str | None:
+    for k, v in msg.headers:
+        if k == name:
+            return v.decode("utf-8", "replace")
+    return None

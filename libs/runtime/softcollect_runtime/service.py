@@ -7,7 +7,6 @@ migrations) and calls ``run(spec)``; everything about delivery lives here.
 from __future__ import annotations
 
 import asyncio
-import os
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,14 +16,14 @@ import faust
 import sqlalchemy as sa
 from faust.sensors.prometheus import setup_prometheus_sensors
 
-from softcollect_events import CloudEvent, Topic, dlq_topic, topic_name
+from softcollect_events import Topic, all_topics, dlq_topic, topic_name
 
 from . import logs, metrics
-from .db import create_engine, migrate, resolve_url
+from .db import create_engine, create_tables, migrate, resolve_url
 from .dlq import DeadLetters, RawMessage
 from .kafka import ensure_topics, make_producer
 from .outbox import OutboxRelay
-from .processing import Handler, MessageProcessor
+from .processing import Handler, Intake, MessageProcessor
 from .settings import ServiceSettings
 from .uow import UnitOfWork, session_factory
 
@@ -43,7 +42,9 @@ class ServiceSpec:
     # Regex over topic names, for consumers of per-tenant topics (ingest's inbound).
     consume_pattern: str | None = None
     default_web_port: int = 6066
-    after_commit: Callable[[CloudEvent, UnitOfWork[Any]], None] | None = None
+    after_commit: Callable[[UnitOfWork[Any]], None] | None = None
+    # Raw-bytes work instead of decode+claim+handler (ingest); see MessageProcessor.
+    intake: Callable[["Runtime"], Intake] | None = None
     on_ready: list[Callable[["Runtime"], Awaitable[None]]] = field(default_factory=list)
 
 
@@ -70,9 +71,6 @@ class Runtime:
         async with self._started:
             if self.ready:
                 return
-            if self.spec.metadata is not None:
-                async with self.engine.begin() as conn:
-                    await conn.run_sync(self.spec.metadata.create_all)
             self.producer = make_producer(self.settings.kafka, client_id=f"softcollect-{self.spec.name}")
             await self.producer.start()
             self.relay = OutboxRelay(self.engine, self.producer, self.spec.name,
@@ -80,15 +78,16 @@ class Runtime:
             dead_letters = DeadLetters(self.producer, dlq_topic(self.spec.name, self.settings.topic_prefix),
                                        self.spec.name)
 
-            def after_commit(event: CloudEvent, uow: UnitOfWork[Any]) -> None:
+            def after_commit(uow: UnitOfWork[Any]) -> None:
                 if uow.emitted:
                     self.relay.wake()
                 if self.spec.after_commit:
-                    self.spec.after_commit(event, uow)
+                    self.spec.after_commit(uow)
 
             self.processor = MessageProcessor(
                 self.spec.name, self.spec.handlers, self.new_uow, dead_letters,
-                self.settings.max_attempts, self.settings.retry_backoff_seconds, after_commit)
+                self.settings.max_attempts, self.settings.retry_backoff_seconds, after_commit,
+                intake=self.spec.intake(self) if self.spec.intake else None)
             self._relay_task = asyncio.create_task(self.relay.run(), name=f"{self.spec.name}-outbox-relay")
             for hook in self.spec.on_ready:
                 await hook(self)
@@ -129,6 +128,8 @@ def create_app(spec: ServiceSpec, settings: ServiceSettings | None = None) -> tu
             ssl_context=kafka.ssl_context(), mechanism=kafka.sasl_mechanism)
     elif kafka.ssl_context():
         credentials = faust.SSLCredentials(kafka.ssl_context())
+    datadir = settings.data_dir / "faust" / spec.name
+    datadir.mkdir(parents=True, exist_ok=True)
     app = faust.App(
         f"softcollect-{spec.name}",
         broker=[f"kafka://{s}" for s in kafka.bootstrap_servers.split(",")],
@@ -144,7 +145,7 @@ def create_app(spec: ServiceSpec, settings: ServiceSettings | None = None) -> tu
         broker_commit_interval=settings.commit_interval_seconds,
         producer_acks=-1,
         table_cleanup_interval=3600,
-        datadir=str(settings.data_dir / "faust" / spec.name),
+        datadir=str(datadir),
     )
     setup_prometheus_sensors(app, name_prefix=f"faust_{spec.name}")
 
@@ -195,22 +196,23 @@ class _Worker(faust.Worker):
         logs.configure(self.loglevel if isinstance(self.loglevel, str) else "INFO", self._log_format, self._service)
 
 
-def prepare(spec: ServiceSpec, settings: ServiceSettings, catalogue: list[str] | None = None) -> None:
-    """Before consuming: the schema at its newest migration and the topics the service uses."""
+def prepare(spec: ServiceSpec, settings: ServiceSettings) -> None:
+    """Before consuming: the schema at its newest migration, and the topic catalogue with the
+    service's DLQ (brokers here refuse to auto-create topics, so a typo cannot invent one)."""
+    url = resolve_url(settings.database_url_for(spec.name), spec.name)
     if spec.migrations is not None:
-        migrate(resolve_url(settings.database_url_for(spec.name), spec.name), spec.name, spec.migrations)
-    topics = [topic_name(t, settings.topic_prefix) for t in spec.consumes]
-    topics.append(dlq_topic(spec.name, settings.topic_prefix))
-    partitions = int(os.environ.get("SOFTCOLLECT_PARTITIONS", "6"))
-    asyncio.run(ensure_topics(settings.kafka, [*topics, *(catalogue or [])], partitions))
+        migrate(url, spec.name, spec.migrations)
+    elif spec.metadata is not None:
+        create_tables(url, spec.name, spec.metadata)
+    topics = all_topics(settings.topic_prefix, [spec.name])
+    asyncio.run(ensure_topics(settings.kafka, topics, settings.partitions))
 
 
-def run(spec: ServiceSpec, settings: ServiceSettings | None = None, catalogue: list[str] | None = None) -> None:
+def run(spec: ServiceSpec, settings: ServiceSettings | None = None) -> None:
     """Entry point of a service process: migrate, ensure topics, then consume until stopped."""
     settings = settings or ServiceSettings()
     logs.configure(settings.log_level, settings.log_format, spec.name)
-    prepare(spec, settings, catalogue)
+    prepare(spec, settings)
     app, _ = create_app(spec, settings)
-    worker = _Worker(app, loglevel=settings.log_level, log_format=settings.log_format, service=spec.name,
-                     web_port=settings.web_port or spec.default_web_port, web_host=settings.web_host)
+    worker = _Worker(app, loglevel=settings.log_level, log_format=settings.log_format, service=spec.name)
     worker.execute_from_commandline()

@@ -52,6 +52,8 @@ class ServiceSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="SOFTCOLLECT_", extra="ignore")
 
     topic_prefix: str = "softcollect."
+    # One partition count for every topic keeps each debtor's events co-partitioned.
+    partitions: int = Field(6, ge=1)
     # SQLite is the embedded default (one-command demo); PostgreSQL for real deployments and tests.
     database_url: str | None = None
     data_dir: Path = Path(".softcollect")

@@ -33,6 +33,7 @@ class UnitOfWork(Generic[R]):
         self.session: AsyncSession
         self.repos: R
         self.committed = False
+        self.event: CloudEvent | None = None  # the event claimed in this unit of work
 
     async def __aenter__(self) -> "UnitOfWork[R]":
         self.session = self._sessions()
@@ -60,6 +61,7 @@ class UnitOfWork(Generic[R]):
             type=event.type, processed_at=utcnow(),
         ).on_conflict_do_nothing()
         result = await self.session.execute(stmt)
+        self.event = event
         return result.rowcount == 1
 
     def emit(self, event: CloudEvent) -> None:

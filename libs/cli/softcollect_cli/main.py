@@ -1,0 +1,73 @@
+"""``softcollect``: the operator command."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+
+def _stack(args: argparse.Namespace) -> int:
+    from . import stack
+
+    if args.action == "up":
+        stack.up(db=args.db, kafka_port=args.kafka_port, partitions=args.partitions)
+        return 0
+    if args.action == "down":
+        stack.down()
+        return 0
+    return stack.status()
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from . import demo, stack
+
+    state = stack.up(db=args.db)
+    return demo.play(state, days=args.days)
+
+
+def _tenants(args: argparse.Namespace) -> int:
+    from softcollect_runtime.tenants import TenantConfigError, load_tenants
+
+    config_dir = Path(args.config_dir or os.environ.get("SOFTCOLLECT_CONFIG_DIR", "config"))
+    try:
+        tenants = load_tenants(config_dir)
+    except TenantConfigError as err:
+        print(err, file=sys.stderr)
+        return 1
+    for tid, t in tenants.items():
+        print(f"{tid}: {t.name} ({t.country}, {t.timezone}, {'simulated' if t.simulated else 'live'} clock)")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="softcollect", description="softcollect: event-driven soft collection")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("stack", help="the local stack: Kafka, the database and every service")
+    p.add_argument("action", choices=["up", "down", "status"])
+    p.add_argument("--db", choices=["sqlite", "postgres"], default="sqlite",
+                   help="embedded SQLite files (default) or a local PostgreSQL server")
+    p.add_argument("--kafka-port", type=int, default=9092)
+    p.add_argument("--partitions", type=int, default=6)
+    p.set_defaults(func=_stack)
+
+    p = sub.add_parser("demo", help="bring the stack up and play the demo portfolio through it")
+    p.add_argument("--db", choices=["sqlite", "postgres"], default="sqlite")
+    p.add_argument("--days", type=int, default=60, help="business days the demo clock advances")
+    p.set_defaults(func=_demo)
+
+    p = sub.add_parser("tenants", help="validate and list the tenant configuration")
+    p.add_argument("--config-dir", help="default: $SOFTCOLLECT_CONFIG_DIR or config/")
+    p.set_defaults(func=_tenants)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
