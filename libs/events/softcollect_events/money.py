@@ -1,0 +1,145 @@
+"""Money and currency types.
+
+Money travels as a JSON string holding a plain decimal ("1250.00"): a float
+cannot hold most cent amounts exactly, and an int hides the scale, so both
+are refused even when the value would be representable.
+"""
+
+from __future__ import annotations
+
+import re
+from decimal import Decimal
+from functools import cache
+from typing import Annotated, Any, Literal
+
+import babel.numbers
+from pydantic import GetCoreSchemaHandler, GetJsonSchemaHandler, PlainValidator, WithJsonSchema
+from pydantic.json_schema import JsonSchemaValue
+from pydantic_core import CoreSchema, PydanticCustomError, core_schema
+
+_MAX_LEN = 40  # generous for any real amount; bounds the work on hostile input
+
+_SIGNED = r"-?(0|[1-9][0-9]*)(\.[0-9]+)?"
+_NON_NEGATIVE = r"(0|[1-9][0-9]*)(\.[0-9]+)?"
+_POSITIVE = r"(0\.[0-9]*[1-9][0-9]*|[1-9][0-9]*(\.[0-9]+)?)"
+_SYNTAX = re.compile(_SIGNED)
+
+
+def _plain(value: Decimal) -> str:
+    # format "f" never produces exponent notation, which our own parser refuses
+    return format(value, "f")
+
+
+def _parse_decimal(value: Any, *, what: str, example: str) -> Decimal:
+    if isinstance(value, Decimal):
+        if not value.is_finite():
+            raise PydanticCustomError(f"{what}_finite", f"{what} must be a finite decimal")
+        if len(_plain(value)) > _MAX_LEN:  # what code builds must survive decode
+            raise PydanticCustomError(f"{what}_digits", f"{what} has too many digits; quantize it")
+        return value
+    if not isinstance(value, str):
+        raise PydanticCustomError(f"{what}_type", f'{what} must be a string holding a decimal, e.g. "{example}"')
+    if len(value) > _MAX_LEN or not _SYNTAX.fullmatch(value):
+        raise PydanticCustomError(
+            f"{what}_format",
+            f'{what} must be a plain decimal string like "{example}": digits, an optional "." '
+            "and fraction digits; no exponent, spaces, sign '+' or thousands separators",
+        )
+    return Decimal(value)
+
+
+_SERIALIZER = core_schema.plain_serializer_function_ser_schema(
+    _plain, when_used="json", return_schema=core_schema.str_schema()
+)
+
+
+class DecimalFormat:
+    """Pydantic metadata for a decimal carried as a JSON string."""
+
+    what = "decimal"
+    example = "0.75"
+    pattern = _SIGNED
+
+    def validate(self, value: Any) -> Decimal:
+        amount = _parse_decimal(value, what=self.what, example=self.example)
+        return amount.copy_abs() if amount.is_zero() else amount  # no "-0" on the wire
+
+    def __get_pydantic_core_schema__(self, source: Any, handler: GetCoreSchemaHandler) -> CoreSchema:
+        return core_schema.no_info_plain_validator_function(self.validate, serialization=_SERIALIZER)
+
+    def __get_pydantic_json_schema__(self, schema: CoreSchema, handler: GetJsonSchemaHandler) -> JsonSchemaValue:
+        return {"type": "string", "pattern": f"^{self.pattern}$", "maxLength": _MAX_LEN}
+
+
+class MoneyFormat(DecimalFormat):
+    """Pydantic metadata for money. Also how model validators find money
+    fields for the currency precision check (ratios are DecimalFormat)."""
+
+    what = "money"
+    example = "12.50"
+
+    def __init__(self, sign: Literal["any", "non_negative", "positive"]) -> None:
+        self.sign = sign
+        self.pattern = {"any": _SIGNED, "non_negative": _NON_NEGATIVE, "positive": _POSITIVE}[sign]
+
+    def validate(self, value: Any) -> Decimal:
+        amount = super().validate(value)
+        if self.sign == "positive" and amount <= 0:
+            raise PydanticCustomError("money_positive", "must be greater than 0")
+        if self.sign == "non_negative" and amount < 0:
+            raise PydanticCustomError("money_non_negative", "must not be negative")
+        return amount
+
+    def __get_pydantic_json_schema__(self, schema: CoreSchema, handler: GetJsonSchemaHandler) -> JsonSchemaValue:
+        note = {"any": "any sign", "non_negative": ">= 0", "positive": "> 0"}[self.sign]
+        return {
+            **super().__get_pydantic_json_schema__(schema, handler),
+            "$comment": f"money: a decimal in a JSON string, never a number; {note}",
+        }
+
+
+Money = Annotated[Decimal, MoneyFormat("any")]
+NonNegativeMoney = Annotated[Decimal, MoneyFormat("non_negative")]
+PositiveMoney = Annotated[Decimal, MoneyFormat("positive")]
+# KPIs follow the same no-float rule but are not money: no precision check.
+DecimalString = Annotated[Decimal, DecimalFormat()]
+
+
+# "XXX" (no currency) and "XTS" (testing) are ISO codes but never a debt's.
+_NOT_FOR_DEBTS = frozenset({"XXX", "XTS"})
+
+
+@cache
+def known_currencies() -> frozenset[str]:
+    """ISO 4217 codes babel (CLDR) knows, minus codes no debt is ever in."""
+    return frozenset(babel.numbers.list_currencies()) - _NOT_FOR_DEBTS
+
+
+def currency_precision(currency: str) -> int:
+    """Decimal places the currency allows (EUR 2, JPY 0, BHD 3)."""
+    return babel.numbers.get_currency_precision(currency)
+
+
+def decimal_places(amount: Decimal) -> int:
+    exponent = amount.as_tuple().exponent
+    return max(0, -exponent) if isinstance(exponent, int) else 0
+
+
+_CURRENCY_SYNTAX = re.compile(r"[A-Z]{3}")
+
+
+def _validate_currency(value: Any) -> str:
+    if not isinstance(value, str) or not _CURRENCY_SYNTAX.fullmatch(value):
+        raise PydanticCustomError(
+            "currency_format", 'currency must be an ISO 4217 code of three upper-case letters, e.g. "EUR"'
+        )
+    if value not in known_currencies():
+        raise PydanticCustomError("currency_unknown", f"unknown ISO 4217 currency {value!r}")
+    return value
+
+
+Currency = Annotated[
+    str,
+    PlainValidator(_validate_currency),
+    WithJsonSchema({"type": "string", "pattern": "^[A-Z]{3}$", "$comment": "ISO 4217 currency code"}),
+]

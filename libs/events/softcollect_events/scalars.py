@@ -1,0 +1,232 @@
+"""Scalar field types shared by the envelope and the payloads.
+
+Validators are hand-written rather than pydantic's lax defaults because the
+contract is stricter than "coercible": a date is a YYYY-MM-DD string, not a
+Unix timestamp; a timestamp must carry its offset; ids form Kafka keys.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date, datetime, timedelta
+from functools import cache
+from typing import Annotated, Any
+
+from annotated_types import Ge, Le
+from babel import Locale
+from pydantic import GetCoreSchemaHandler, GetJsonSchemaHandler, PlainSerializer, PlainValidator, Strict, WithJsonSchema
+from pydantic.json_schema import JsonSchemaValue
+from pydantic_core import CoreSchema, PydanticCustomError, core_schema
+
+_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+_RFC3339 = re.compile(r"\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})")
+_NAIVE = re.compile(r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?")
+
+
+def _validate_date(value: Any) -> date:
+    if isinstance(value, date) and not isinstance(value, datetime):
+        return value
+    if not isinstance(value, str) or not _DATE.fullmatch(value):
+        raise PydanticCustomError("date_format", 'date must be an ISO 8601 string "YYYY-MM-DD"')
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise PydanticCustomError("date_value", f"{value!r} is not a calendar date") from None
+
+
+IsoDate = Annotated[
+    date,
+    PlainValidator(_validate_date),
+    PlainSerializer(date.isoformat, return_type=str, when_used="json"),
+    WithJsonSchema({"type": "string", "format": "date", "pattern": "^[0-9]{4}-[0-9]{2}-[0-9]{2}$"}),
+]
+
+_TIMESTAMP_HINT = 'e.g. "2024-05-01T09:30:00Z" or "2024-05-01T11:30:00+02:00"'
+
+
+def _validate_timestamp(value: Any) -> datetime:
+    if isinstance(value, datetime):
+        if value.utcoffset() is None:
+            raise PydanticCustomError("timestamp_naive", "timestamp must be timezone-aware")
+        return value
+    if not isinstance(value, str):
+        raise PydanticCustomError("timestamp_type", f"timestamp must be an RFC 3339 string, {_TIMESTAMP_HINT}")
+    if not _RFC3339.fullmatch(value):
+        if _NAIVE.fullmatch(value):
+            raise PydanticCustomError(
+                "timestamp_naive",
+                f"timestamp has no time zone offset; RFC 3339 requires 'Z' or '+hh:mm', {_TIMESTAMP_HINT}",
+            )
+        raise PydanticCustomError("timestamp_format", f"timestamp must be RFC 3339, {_TIMESTAMP_HINT}")
+    try:
+        return datetime.fromisoformat(value.upper())
+    except ValueError:
+        raise PydanticCustomError("timestamp_value", f"{value!r} is not a valid point in time") from None
+
+
+def _rfc3339(value: datetime) -> str:
+    text = value.isoformat()
+    return text[:-6] + "Z" if value.utcoffset() == timedelta(0) and text.endswith("+00:00") else text
+
+
+Timestamp = Annotated[
+    datetime,
+    PlainValidator(_validate_timestamp),
+    PlainSerializer(_rfc3339, return_type=str, when_used="json"),
+    WithJsonSchema(
+        {
+            "type": "string",
+            "format": "date-time",
+            "pattern": "^[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt][0-9]{2}:[0-9]{2}:[0-9]{2}"
+            "(\\.[0-9]{1,9})?([Zz]|[+-][0-9]{2}:[0-9]{2})$",
+        }
+    ),
+]
+
+
+class StringFormat:
+    """Pydantic metadata for a constrained string: one pattern, one clear
+    message, and the same pattern in the JSON Schema."""
+
+    def __init__(self, name: str, pattern: str, message: str, *, max_len: int, schema: dict | None = None) -> None:
+        self.name = name
+        self.message = message
+        self.max_len = max_len
+        self._compiled = re.compile(pattern)
+        self._schema = {
+            "type": "string",
+            "minLength": 1,
+            "maxLength": max_len,
+            "pattern": f"^(?:{pattern})$",
+            **(schema or {}),
+        }
+
+    def validate(self, value: Any) -> str:
+        if not isinstance(value, str):
+            raise PydanticCustomError(f"{self.name}_type", f"{self.name} must be a string")
+        if not value or len(value) > self.max_len or not self._compiled.fullmatch(value):
+            raise PydanticCustomError(f"{self.name}_format", self.message)
+        return value
+
+    def __get_pydantic_core_schema__(self, source: Any, handler: GetCoreSchemaHandler) -> CoreSchema:
+        return core_schema.no_info_plain_validator_function(self.validate)
+
+    def __get_pydantic_json_schema__(self, schema: CoreSchema, handler: GetJsonSchemaHandler) -> JsonSchemaValue:
+        return dict(self._schema)
+
+
+# Kafka keys are "<tenantid>:<customerid>" and topic names embed the tenant,
+# so these exclude ':' and anything Kafka refuses in a topic name.
+PARTITION_ID_PATTERN = r"[A-Za-z0-9._-]{1,64}"
+PartitionId = Annotated[
+    str, StringFormat("id", PARTITION_ID_PATTERN, "must be 1-64 characters of A-Z a-z 0-9 . _ -", max_len=64)
+]
+
+# Business ids come from clients' ERPs in many shapes; refuse only what would
+# break logs and keys: blanks, surrounding spaces, control characters.
+Identifier = Annotated[
+    str,
+    StringFormat(
+        "identifier",
+        r"[^\s\x00-\x1f\x7f](?:[^\x00-\x1f\x7f]*[^\s\x00-\x1f\x7f])?",
+        "must be 1-128 characters, without control characters or surrounding spaces",
+        max_len=128,
+    ),
+]
+
+Text = Annotated[
+    str, StringFormat("text", r"[\s\S]*\S[\s\S]*", "must be non-blank text of at most 2000 characters", max_len=2000)
+]
+
+# BCP 47 language tags in the shape CLDR locales use: it-IT, de-CH, sr-Latn-RS.
+Language = Annotated[
+    str,
+    StringFormat(
+        "language",
+        r"[A-Za-z]{2,3}(?:-[A-Za-z]{4})?(?:-(?:[A-Za-z]{2}|[0-9]{3}))?(?:-(?:[A-Za-z0-9]{5,8}|[0-9][A-Za-z0-9]{3}))*",
+        'language must be a BCP 47 tag, e.g. "it", "en-GB"',
+        max_len=35,
+    ),
+]
+
+Email = Annotated[
+    str,
+    StringFormat(
+        "email",
+        r"[^@\s]+@[^@\s.]+(?:\.[^@\s.]+)+",
+        'must be an e-mail address like "ap@example.com"',
+        max_len=254,
+        schema={"format": "email"},
+    ),
+]
+
+Phone = Annotated[
+    str,
+    StringFormat(
+        "phone",
+        r"\+?[0-9][0-9 ()./-]{4,30}",
+        'phone must be digits with optional leading "+" and separators, e.g. "+39 02 1234567"',
+        max_len=32,
+    ),
+]
+
+# CLDR groups that look like countries but are not (EU, UN, pseudo-locales).
+_NOT_COUNTRIES = frozenset({"EU", "EZ", "UN", "QO", "ZZ", "XA", "XB"})
+
+
+@cache
+def known_countries() -> frozenset[str]:
+    territories = Locale("en").territories
+    return frozenset(c for c in territories if len(c) == 2 and c.isalpha()) - _NOT_COUNTRIES
+
+
+def _validate_country(value: Any) -> str:
+    if not isinstance(value, str) or not re.fullmatch(r"[A-Z]{2}", value):
+        raise PydanticCustomError("country_format", 'country must be ISO 3166-1 alpha-2 in upper case, e.g. "IT"')
+    if value not in known_countries():
+        raise PydanticCustomError("country_unknown", f"unknown ISO 3166-1 country {value!r}")
+    return value
+
+
+Country = Annotated[str, PlainValidator(_validate_country), WithJsonSchema({"type": "string", "pattern": "^[A-Z]{2}$"})]
+
+# JSON integers only: pydantic's lax mode would take "5" or 5.0 or true.
+Count = Annotated[int, Strict(), Ge(0)]
+Days = Annotated[int, Strict()]
+Percent = Annotated[int, Strict(), Ge(0), Le(100)]
+Ordinal = Annotated[int, Strict(), Ge(1)]
+
+# Open vocabularies: tenants may add values, so only the shape is checked.
+Segment = Annotated[
+    str,
+    StringFormat(
+        "segment",
+        r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}",
+        "segment must be 1-64 characters of A-Z a-z 0-9 . _ -",
+        max_len=64,
+    ),
+]
+Step = Annotated[
+    str,
+    StringFormat(
+        "step", r"[a-z][a-z0-9_]{0,63}", 'step must be a lower-case policy step name, e.g. "first_reminder"', max_len=64
+    ),
+]
+# RFC 5322 Message-IDs can be long; they are opaque references here.
+MessageId = Annotated[
+    str,
+    StringFormat(
+        "message_id", r"[^\s\x00-\x1f\x7f]+", "message_id must be 1-998 characters without spaces", max_len=998
+    ),
+]
+
+# CloudEvents `source` is a URI-reference; "erp/acme-sap" is typical.
+Source = Annotated[
+    str,
+    StringFormat(
+        "source",
+        r"[^\s\x00-\x1f\x7f]+",
+        'source must be 1-256 characters without spaces, e.g. "erp/acme-sap"',
+        max_len=256,
+    ),
+]
