@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import datetime as dt
 from dataclasses import dataclass
 
 from aiokafka import AIOKafkaProducer
@@ -31,6 +32,14 @@ class RawMessage:
     key: bytes | None
     value: bytes | None
     headers: tuple[tuple[str, bytes], ...] = ()
+    timestamp: float | None = None  # the record's broker timestamp, seconds since the epoch
+
+    @property
+    def received_at(self) -> dt.datetime:
+        """When the record reached the broker: a stable time for what ingest says about it."""
+        if self.timestamp is None:
+            return dt.datetime.now(dt.timezone.utc)
+        return dt.datetime.fromtimestamp(self.timestamp, dt.timezone.utc)
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import faust
+from faust.app.base import BootStrategy
 import sqlalchemy as sa
 from faust.sensors.prometheus import setup_prometheus_sensors
 
@@ -23,6 +24,7 @@ from .db import create_engine, create_tables, migrate, resolve_url
 from .dlq import DeadLetters, RawMessage
 from .kafka import ensure_topics, make_producer
 from .outbox import OutboxRelay
+from .pattern import consume_pattern
 from .processing import Handler, Intake, MessageProcessor
 from .settings import ServiceSettings
 from .uow import UnitOfWork, session_factory
@@ -46,6 +48,10 @@ class ServiceSpec:
     # Raw-bytes work instead of decode+claim+handler (ingest); see MessageProcessor.
     intake: Callable[["Runtime"], Intake] | None = None
     on_ready: list[Callable[["Runtime"], Awaitable[None]]] = field(default_factory=list)
+    # Topics beyond the catalogue that must exist before consuming (ingest: each tenant's inbound).
+    extra_topics: Callable[[], list[str]] | None = None
+    # Extra pages, timers and tasks on the faust app (HTTP intake, clocks, sweeps).
+    configure_app: Callable[[faust.App, "Runtime"], None] | None = None
 
 
 class Runtime:
@@ -116,6 +122,14 @@ class Runtime:
         return status
 
 
+class _NoFaustConsumer(BootStrategy):
+    enable_kafka_consumer = False  # the pattern consumer (aiokafka) does the consuming
+
+
+class _PatternApp(faust.App):
+    BootStrategy = _NoFaustConsumer
+
+
 def create_app(spec: ServiceSpec, settings: ServiceSettings | None = None) -> tuple[faust.App, Runtime]:
     settings = settings or ServiceSettings()
     runtime = Runtime(spec, settings)
@@ -130,7 +144,7 @@ def create_app(spec: ServiceSpec, settings: ServiceSettings | None = None) -> tu
         credentials = faust.SSLCredentials(kafka.ssl_context())
     datadir = settings.data_dir / "faust" / spec.name
     datadir.mkdir(parents=True, exist_ok=True)
-    app = faust.App(
+    app = (_PatternApp if spec.consume_pattern else faust.App)(
         f"softcollect-{spec.name}",
         broker=[f"kafka://{s}" for s in kafka.bootstrap_servers.split(",")],
         broker_credentials=credentials,
@@ -149,20 +163,24 @@ def create_app(spec: ServiceSpec, settings: ServiceSettings | None = None) -> tu
     )
     setup_prometheus_sensors(app, name_prefix=f"faust_{spec.name}")
 
-    names = [topic_name(t, settings.topic_prefix) for t in spec.consumes]
     if spec.consume_pattern:
-        channel = app.topic(pattern=spec.consume_pattern, value_serializer="raw", key_serializer="raw")
+        group = f"softcollect-{spec.name}"
+
+        @app.task
+        async def pattern_consumer():
+            await consume_pattern(runtime, spec.consume_pattern, group)
     else:
+        names = [topic_name(t, settings.topic_prefix) for t in spec.consumes]
         channel = app.topic(*names, value_serializer="raw", key_serializer="raw")
 
-    @app.agent(channel, name=f"{spec.name}-consume")
-    async def consume(stream):
-        async for ev in stream.events():
-            await runtime.start()
-            m = ev.message
-            msg = RawMessage(m.topic, m.partition, m.offset, m.key, m.value, tuple(m.headers or ()))
-            # Shielded: a shutdown lets the message in flight finish its transaction.
-            await asyncio.shield(runtime.processor.process(msg))
+        @app.agent(channel, name=f"{spec.name}-consume")
+        async def consume(stream):
+            async for ev in stream.events():
+                await runtime.start()
+                m = ev.message
+                msg = RawMessage(m.topic, m.partition, m.offset, m.key, m.value, tuple(m.headers or ()), m.timestamp)
+                # Shielded: a shutdown lets the message in flight finish its transaction.
+                await asyncio.shield(runtime.processor.process(msg))
 
     @app.task
     async def start_runtime():
@@ -177,6 +195,9 @@ def create_app(spec: ServiceSpec, settings: ServiceSettings | None = None) -> tu
         status = await runtime.check()
         ok = all(v == "ok" for v in status.values())
         return web.json({"status": "ready" if ok else "not ready", **status}, status=200 if ok else 503)
+
+    if spec.configure_app:
+        spec.configure_app(app, runtime)
 
     @app.service
     class RuntimeCloser(faust.Service):  # closes the runtime when the worker stops
@@ -204,7 +225,7 @@ def prepare(spec: ServiceSpec, settings: ServiceSettings) -> None:
         migrate(url, spec.name, spec.migrations)
     elif spec.metadata is not None:
         create_tables(url, spec.name, spec.metadata)
-    topics = all_topics(settings.topic_prefix, [spec.name])
+    topics = all_topics(settings.topic_prefix, [spec.name]) + (spec.extra_topics() if spec.extra_topics else [])
     asyncio.run(ensure_topics(settings.kafka, topics, settings.partitions))
 
 

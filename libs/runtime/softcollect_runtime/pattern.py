@@ -1,0 +1,54 @@
+"""A consumer of every topic matching a pattern (ingest: ``softcollect.inbound.<tenantid>``).
+
+faust-streaming cannot subscribe to a pattern (its aiokafka driver passes topic names
+only), so this runs aiokafka's own pattern subscription inside the faust worker, with
+the same processor and the same at-least-once rule: an offset is committed only after
+its message's work is committed (or dead-lettered). A topic created later is picked up
+within ``metadata_max_age_ms``, without a restart.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import TYPE_CHECKING
+
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.errors import CommitFailedError
+
+from .dlq import RawMessage
+from .logs import get_logger
+
+if TYPE_CHECKING:
+    from .service import Runtime
+
+log = get_logger(__name__)
+
+
+async def consume_pattern(runtime: "Runtime", pattern: str, group_id: str, metadata_max_age_ms: int = 10_000) -> None:
+    await runtime.start()
+    consumer = AIOKafkaConsumer(
+        group_id=group_id,
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+        metadata_max_age_ms=metadata_max_age_ms,
+        max_poll_records=500,
+        client_id=f"{group_id}-pattern",
+        **runtime.settings.kafka.aiokafka_options(),
+    )
+    consumer.subscribe(pattern=pattern)
+    await consumer.start()
+    try:
+        while True:
+            batch = await consumer.getmany(timeout_ms=1000)
+            for tp, records in batch.items():
+                for r in records:
+                    msg = RawMessage(r.topic, r.partition, r.offset, r.key, r.value, tuple(r.headers or ()),
+                                     r.timestamp / 1000 if r.timestamp is not None else None)
+                    await asyncio.shield(runtime.processor.process(msg))
+                try:
+                    await consumer.commit({TopicPartition(tp.topic, tp.partition): records[-1].offset + 1})
+                except CommitFailedError as exc:  # a rebalance took the partition: its new owner redoes, idempotently
+                    log.warning("offset commit lost to a rebalance", topic=tp.topic, partition=tp.partition,
+                                error=str(exc))
+    finally:
+        await consumer.stop()
