@@ -61,7 +61,7 @@ class Runtime:
         self.spec = spec
         self.settings = settings
         self.database_url = resolve_url(settings.database_url_for(spec.name), spec.name)
-        self.engine = create_engine(self.database_url, spec.name)
+        self.engine = create_engine(self.database_url, settings.db_schema or spec.name)
         self.sessions = session_factory(self.engine)
         self._started = asyncio.Lock()
         self.ready = False
@@ -122,6 +122,11 @@ class Runtime:
         return status
 
 
+def consumer_group(spec: ServiceSpec, settings: ServiceSettings) -> str:
+    """The service's consumer group (and faust app id): one per service per topic namespace."""
+    return f"{settings.topic_prefix}{spec.name}"
+
+
 class _NoFaustConsumer(BootStrategy):
     enable_kafka_consumer = False  # the pattern consumer (aiokafka) does the consuming
 
@@ -145,7 +150,7 @@ def create_app(spec: ServiceSpec, settings: ServiceSettings | None = None) -> tu
     datadir = settings.data_dir / "faust" / spec.name
     datadir.mkdir(parents=True, exist_ok=True)
     app = (_PatternApp if spec.consume_pattern else faust.App)(
-        f"softcollect-{spec.name}",
+        consumer_group(spec, settings),
         broker=[f"kafka://{s}" for s in kafka.bootstrap_servers.split(",")],
         broker_credentials=credentials,
         value_serializer="raw",
@@ -164,11 +169,9 @@ def create_app(spec: ServiceSpec, settings: ServiceSettings | None = None) -> tu
     setup_prometheus_sensors(app, name_prefix=f"faust_{spec.name}")
 
     if spec.consume_pattern:
-        group = f"softcollect-{spec.name}"
-
         @app.task
         async def pattern_consumer():
-            await consume_pattern(runtime, spec.consume_pattern, group)
+            await consume_pattern(runtime, spec.consume_pattern, consumer_group(spec, settings))
     else:
         names = [topic_name(t, settings.topic_prefix) for t in spec.consumes]
         channel = app.topic(*names, value_serializer="raw", key_serializer="raw")
@@ -221,10 +224,11 @@ def prepare(spec: ServiceSpec, settings: ServiceSettings) -> None:
     """Before consuming: the schema at its newest migration, and the topic catalogue with the
     service's DLQ (brokers here refuse to auto-create topics, so a typo cannot invent one)."""
     url = resolve_url(settings.database_url_for(spec.name), spec.name)
+    schema = settings.db_schema or spec.name
     if spec.migrations is not None:
-        migrate(url, spec.name, spec.migrations)
+        migrate(url, schema, spec.migrations)
     elif spec.metadata is not None:
-        create_tables(url, spec.name, spec.metadata)
+        create_tables(url, schema, spec.metadata)
     topics = all_topics(settings.topic_prefix, [spec.name]) + (spec.extra_topics() if spec.extra_topics else [])
     asyncio.run(ensure_topics(settings.kafka, topics, settings.partitions))
 

@@ -56,6 +56,8 @@ class ServiceSettings(BaseSettings):
     partitions: int = Field(6, ge=1)
     # SQLite is the embedded default (one-command demo); PostgreSQL for real deployments and tests.
     database_url: str | None = None
+    # PostgreSQL schema of the service's tables; default: the service's name.
+    db_schema: str | None = None
     data_dir: Path = Path(".softcollect")
     config_dir: Path = Path("config")
     web_host: str = "127.0.0.1"
