@@ -24,7 +24,6 @@ from pathlib import Path
 from urllib.parse import quote
 
 from aiokafka.errors import UnknownTopicOrPartitionError
-
 from softcollect_events import REGISTRY, CloudEvent, DecodeError, Reason, decode_object, deterministic_id
 from softcollect_runtime.kafka import make_producer
 from softcollect_runtime.settings import KafkaSettings
@@ -195,7 +194,7 @@ def row_event(kind: Kind, columns: Sequence[str], cells: Sequence[str], *, tenan
     if kind.content_in_id:
         seed.append(hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest())
     event = {"specversion": "1.0", "id": deterministic_id(*seed), "source": source, "type": kind.type,
-             "time": now.astimezone(dt.timezone.utc).isoformat().replace("+00:00", "Z"), "tenantid": tenant,
+             "time": now.astimezone(dt.UTC).isoformat().replace("+00:00", "Z"), "tenantid": tenant,
              "schemaversion": REGISTRY[kind.type].schemaversion, "datacontenttype": "application/json",
              "data": data}
     if "customer_id" in values:

@@ -101,3 +101,16 @@ def tick_due(local_now: dt.datetime, start_of_day: dt.time, country: str,
     if last_business_date is not None and last_business_date >= today:
         return None
     return today
+
+
+def id_of(parsed: object) -> str | None:
+    """The ``id`` a rejected input claimed, if it had a readable one (operators search by it)."""
+    if isinstance(parsed, dict) and isinstance(parsed.get("id"), str) and 0 < len(parsed["id"]) <= 255:
+        return parsed["id"]
+    return None
+
+
+def type_of(parsed: object) -> str | None:
+    if isinstance(parsed, dict) and isinstance(parsed.get("type"), str) and 0 < len(parsed["type"]) <= 100:
+        return parsed["type"]
+    return None

@@ -13,7 +13,7 @@ from softcollect_runtime.uow import UnitOfWork
 
 from . import metrics
 from .config import TenantDirectory
-from .domain import UNKNOWN_TENANT, customer_of, screen, tenant_of_topic
+from .domain import UNKNOWN_TENANT, customer_of, id_of, screen, tenant_of_topic, type_of
 from .store import IngestRepository
 
 SOURCE = "softcollect/ingest"
@@ -54,7 +54,7 @@ def make_intake(tenants: TenantDirectory, topic_prefix: str, max_event_bytes: in
             kept = await reject(uow, original=raw, reasons=err.reasons, tenantid=channel or UNKNOWN_TENANT,
                                 customerid=customer_of(err.parsed), via="kafka", when=when,
                                 rejection_id=rejection_id, topic=msg.topic, partition=msg.partition,
-                                offset=msg.offset)
+                                offset=msg.offset, event_type=type_of(err.parsed), event_id=id_of(err.parsed))
             return Outcome.REJECTED if kept else Outcome.DUPLICATE
         outcome = await admit(uow, event, raw, channel, tenants, via="kafka", when=when, rejection_id=rejection_id,
                               topic=msg.topic, partition=msg.partition, offset=msg.offset)

@@ -17,7 +17,7 @@ from softcollect_runtime.db import utcnow
 from . import metrics
 from .auth import KeyVerifier, tenant_prefix
 from .config import IngestSettings, TenantDirectory
-from .domain import customer_of, screen
+from .domain import customer_of, id_of, screen, type_of
 from .handlers import reject
 
 PROBLEM = "application/problem+json"
@@ -107,7 +107,8 @@ async def intake_batch(runtime, settings: IngestSettings, tenants: TenantDirecto
                              customerid=event.customerid if event else customer_of(item), via="http",
                              when=utcnow(), rejection_id=deterministic_id("rejected-http", tenantid,
                                                                           request_digest, str(index)),
-                             event_type=event.type if event else None, event_id=event.id if event else None)
+                             event_type=event.type if event else type_of(item),
+                             event_id=event.id if event else id_of(item))
             await uow.commit()
         runtime.relay.wake()
     return results

@@ -15,12 +15,11 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import sqlalchemy as sa
-from sqlalchemy.engine import make_url
-
 from softcollect_events import topic_name
 from softcollect_runtime.db import is_postgres, sync_url, utcnow
 from softcollect_runtime.kafka import make_producer
 from softcollect_runtime.settings import KafkaSettings
+from sqlalchemy.engine import make_url
 
 from .domain import UNKNOWN_TENANT, customer_of
 from .store import rejected_events
@@ -36,8 +35,8 @@ def when(value: dt.datetime | None) -> str:
     if value is None:
         return "-"
     if value.tzinfo is None:  # SQLite hands back the UTC it was given, without the zone
-        value = value.replace(tzinfo=dt.timezone.utc)
-    return value.astimezone(dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%SZ")
+        value = value.replace(tzinfo=dt.UTC)
+    return value.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M:%SZ")
 
 
 def _reason_text(reason: Mapping) -> str:
