@@ -109,7 +109,7 @@ class WorkerProcess:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.env['SOFTCOLLECT_WEB_PORT']}"
 
-    def start(self, ready_timeout: float = 90.0) -> "WorkerProcess":
+    def start(self, ready_timeout: float = 90.0) -> WorkerProcess:
         out = self.log.open("ab")
         self.proc = subprocess.Popen([sys.executable, "-m", self.module], cwd=REPO, stdout=out,
                                      stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,

@@ -5,6 +5,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from softcollect_events import DecodeError, decode, example_event, to_json
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -10,8 +10,9 @@ from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
 
 import pytest
-import softcollect_events as se
 from pydantic import BaseModel, ValidationError
+
+import softcollect_events as se
 from softcollect_events import (
     REGISTRY,
     TENANT_CUSTOMERID,

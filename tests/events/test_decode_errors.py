@@ -6,6 +6,7 @@ import dataclasses
 import json
 
 import pytest
+
 from softcollect_events import (
     REGISTRY,
     DecodeError,

@@ -9,6 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from pydantic import BaseModel, ValidationError
+
 from softcollect_events import Money, NonNegativeMoney, PositiveMoney, currency_precision, decode, encode, new_event
 
 from .conftest import example_json

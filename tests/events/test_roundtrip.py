@@ -4,6 +4,7 @@ CONTRACT.md section 2 assigns it."""
 from __future__ import annotations
 
 import pytest
+
 from softcollect_events import REGISTRY, Topic, decode, encode, example_event, example_events, topic_name
 
 # CONTRACT.md section 2, restated independently of the registry on purpose

@@ -11,6 +11,7 @@ import pytest
 import yaml
 from jsonschema_specifications import REGISTRY as META_SCHEMAS
 from referencing.jsonschema import DRAFT7
+
 from softcollect_events import REGISTRY, example_events, to_json
 from softcollect_events.generate import ASYNCAPI_FILE, main, render_all
 

@@ -31,10 +31,10 @@ async def test_live_tenants_tick_once_per_business_day_in_their_own_zone(tmp_pat
 
     try:
         # 06:30 in Rome on Monday 2 March 2026 is 00:30 in New York: only Rome's day has started.
-        monday_rome = dt.datetime(2026, 3, 2, 5, 30, tzinfo=dt.timezone.utc)
+        monday_rome = dt.datetime(2026, 3, 2, 5, 30, tzinfo=dt.UTC)
         assert await tick_live_tenants(new_uow, tenants, monday_rome) == [("rome", dt.date(2026, 3, 2))]
         assert await tick_live_tenants(new_uow, tenants, monday_rome + dt.timedelta(minutes=1)) == []
-        monday_ny = dt.datetime(2026, 3, 2, 11, 5, tzinfo=dt.timezone.utc)
+        monday_ny = dt.datetime(2026, 3, 2, 11, 5, tzinfo=dt.UTC)
         assert await tick_live_tenants(new_uow, tenants, monday_ny) == [("ny", dt.date(2026, 3, 2))]
         async with engine.connect() as conn:
             rows = (await conn.execute(sa.select(outbox.c.topic, outbox.c.key, outbox.c.value))).all()

@@ -18,7 +18,7 @@ from tests.support import WorkerProcess, eventually, free_port, produce, read_al
 pytestmark = [pytest.mark.broker, pytest.mark.database]
 
 TENANT = "acme"
-WHEN = dt.datetime(2026, 3, 2, 9, 0, tzinfo=dt.timezone.utc)
+WHEN = dt.datetime(2026, 3, 2, 9, 0, tzinfo=dt.UTC)
 
 
 def payment(prefix: str, customer: str, payment_id: str, amount: str = "100.00", method: str | None = None,

@@ -23,7 +23,9 @@ def _stack(args: argparse.Namespace) -> int:
 def _demo(args: argparse.Namespace) -> int:
     from . import demo, stack
 
-    state = stack.up(db=args.db)
+    # The demo tenant's clock only moves forward: each demo starts from a clean local stack.
+    stack.reset()
+    state = stack.up(db=args.db, kafka_port=args.kafka_port)
     return demo.play(state, days=args.days)
 
 
@@ -56,11 +58,16 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("demo", help="bring the stack up and play the demo portfolio through it")
     p.add_argument("--db", choices=["sqlite", "postgres"], default="sqlite")
     p.add_argument("--days", type=int, default=60, help="business days the demo clock advances")
+    p.add_argument("--kafka-port", type=int, default=9092)
     p.set_defaults(func=_demo)
 
     p = sub.add_parser("tenants", help="validate and list the tenant configuration")
     p.add_argument("--config-dir", help="default: $SOFTCOLLECT_CONFIG_DIR or config/")
     p.set_defaults(func=_tenants)
+
+    from .ingest_commands import register  # import, rejected, apikey
+
+    register(sub)
     return parser
 
 

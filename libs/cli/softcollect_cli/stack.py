@@ -15,7 +15,7 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
-from softcollect_events import all_topics, topic_name
+from softcollect_events import Topic, all_topics, topic_name
 from softcollect_runtime.kafka import ensure_topics
 from softcollect_runtime.settings import KafkaSettings
 from softcollect_runtime.tenants import load_tenants
@@ -40,6 +40,21 @@ class ServiceEntry:
 SERVICES = [ServiceEntry("ingest", 6061), ServiceEntry("aging", 6062), ServiceEntry("reminders", 6063),
             ServiceEntry("disputes", 6064), ServiceEntry("settlements", 6065)]
 
+# What each service consumes (mirrors the services' specs), for progress and lag checks.
+_CONSUMES: dict[str, list[Topic]] = {
+    "aging": [Topic.invoices, Topic.payments, Topic.customers, Topic.clock, Topic.dispute_cases, Topic.settlements],
+    "reminders": [Topic.receivables, Topic.invoices, Topic.customers, Topic.activities, Topic.clock,
+                  Topic.positions, Topic.dispute_cases, Topic.settlements],
+    "disputes": [Topic.disputes, Topic.activities, Topic.receivables, Topic.clock],
+    "settlements": [Topic.activities, Topic.receivables, Topic.payments, Topic.clock],
+}
+
+
+def consumed_topics(service: str, prefix: str, tenants: list[str]) -> list[str]:
+    if service == "ingest":
+        return [topic_name(Topic.inbound, prefix, tenantid=t) for t in tenants]
+    return [topic_name(t, prefix) for t in _CONSUMES.get(service, [])]
+
 
 def home() -> Path:
     return Path(os.environ.get("SOFTCOLLECT_HOME", REPO / ".softcollect"))
@@ -53,15 +68,17 @@ def _script(*args: str, env: dict | None = None) -> None:
     subprocess.run([str(REPO / "deploy" / args[0]), *args[1:]], check=True, env={**os.environ, **(env or {})})
 
 
-def _wait_ready(url: str, pid: int, log: Path, deadline_s: float = 90.0) -> None:
+def _wait_ready(url: str, proc: subprocess.Popen, log: Path, deadline_s: float = 90.0) -> None:
     end = time.monotonic() + deadline_s
     while time.monotonic() < end:
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
+        if proc.poll() is not None:
             tail = log.read_text(errors="replace").splitlines()[-30:]
             raise SystemExit(f"service at {url} exited during start-up; last log lines:\n" + "\n".join(tail))
         try:
+            with urllib.request.urlopen(url + "/health", timeout=2) as resp:
+                pid = json.loads(resp.read()).get("pid")
+            if pid != proc.pid:  # another process holds the port
+                raise SystemExit(f"port of {url} is held by another process (pid {pid}); stop it first")
             with urllib.request.urlopen(url + "/ready", timeout=2) as resp:
                 if resp.status == 200:
                     return
@@ -95,19 +112,21 @@ def up(db: str = "sqlite", kafka_port: int = 9092, partitions: int = 6) -> dict:
     env = {**os.environ, "SOFTCOLLECT_KAFKA_BOOTSTRAP_SERVERS": bootstrap, "KAFKA_BOOTSTRAP_SERVERS": bootstrap,
            "SOFTCOLLECT_DATABASE_URL": database_url, "SOFTCOLLECT_CONFIG_DIR": str(config_dir),
            "SOFTCOLLECT_DATA_DIR": str(h / "data"), "SOFTCOLLECT_PARTITIONS": str(partitions)}
-    state = {"bootstrap_servers": bootstrap, "database_url": database_url, "config_dir": str(config_dir),
+    state = {"bootstrap_servers": bootstrap, "db": db, "database_url": database_url, "config_dir": str(config_dir),
              "tenants": sorted(tenants), "services": {}}
+    procs: dict[str, subprocess.Popen] = {}
     for svc in services:
         log = h / "logs" / f"{svc.name}.log"
         with log.open("ab") as out:
             proc = subprocess.Popen([sys.executable, "-m", svc.module], stdout=out, stderr=subprocess.STDOUT,
                                     stdin=subprocess.DEVNULL, env={**env, "SOFTCOLLECT_WEB_PORT": str(svc.port)},
                                     start_new_session=True, cwd=REPO)
+        procs[svc.name] = proc
         state["services"][svc.name] = {"pid": proc.pid, "port": svc.port, "url": f"http://127.0.0.1:{svc.port}",
                                        "log": str(log)}
     state_file().write_text(json.dumps(state, indent=2))
     for name, s in state["services"].items():
-        _wait_ready(s["url"], s["pid"], Path(s["log"]))
+        _wait_ready(s["url"], procs[name], Path(s["log"]))
         print(f"stack: {name} ready on {s['url']}")
     print(f"stack: up — Kafka {bootstrap}, database {database_url.split('@')[-1]}, "
           f"{len(services)} service(s); state in {state_file()}")
@@ -124,6 +143,7 @@ def _alive(pid: int) -> bool:
 
 def down() -> None:
     h = home()
+    state: dict = {}
     if state_file().exists():
         state = json.loads(state_file().read_text())
         for name, s in state.get("services", {}).items():
@@ -138,8 +158,19 @@ def down() -> None:
             print(f"stack: {name} stopped")
         state_file().unlink()
     _script("kafka/kafka.sh", "stop", env={"KAFKA_HOME": str(h / "kafka")})
-    if (h / "postgres").exists():
+    if state.get("db") == "postgres":
         _script("postgres/postgres.sh", "stop", env={"PG_HOME": str(h / "postgres")})
+
+
+def reset() -> None:
+    """Stop the stack and delete its broker data and service databases (not its jars or logs)."""
+    import shutil
+
+    down()
+    h = home()
+    for part in ("kafka", "data"):
+        shutil.rmtree(h / part, ignore_errors=True)
+    print(f"stack: reset (removed {h / 'kafka'} and {h / 'data'})")
 
 
 def status() -> int:

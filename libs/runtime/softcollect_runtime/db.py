@@ -43,7 +43,7 @@ outbox = sa.Table(
 
 def utcnow() -> dt.datetime:
     """Infrastructure time (bookkeeping only; business time comes from clock.tick)."""
-    return dt.datetime.now(dt.timezone.utc)
+    return dt.datetime.now(dt.UTC)
 
 
 def resolve_url(url: str, service: str) -> str:
@@ -65,8 +65,7 @@ def create_engine(url: str, service: str, **kwargs) -> AsyncEngine:
             pool_pre_ping=True,
             **kwargs,
         )
-    if u.get_backend_name() == "sqlite" and u.database and u.database != ":memory:":
-        Path(u.database).parent.mkdir(parents=True, exist_ok=True)
+    _ensure_sqlite_dir(url)
     engine = create_async_engine(u, connect_args={"timeout": 30}, **kwargs)
 
     @sa.event.listens_for(engine.sync_engine, "connect")
@@ -79,6 +78,12 @@ def create_engine(url: str, service: str, **kwargs) -> AsyncEngine:
     return engine
 
 
+def _ensure_sqlite_dir(url: str) -> None:
+    u = make_url(url)
+    if u.get_backend_name() == "sqlite" and u.database and u.database != ":memory:":
+        Path(u.database).parent.mkdir(parents=True, exist_ok=True)
+
+
 def sync_url(url: str) -> str:
     """The blocking-driver twin of an async URL, for alembic and CLI reports."""
     u = make_url(url)
@@ -88,6 +93,7 @@ def sync_url(url: str) -> str:
 
 def _sync_engine(url: str, service: str) -> sa.Engine:
     """A blocking engine whose connections see the service's schema; the schema is created."""
+    _ensure_sqlite_dir(url)
     engine = sa.create_engine(sync_url(url))
     if is_postgres(url):
         with engine.begin() as conn:

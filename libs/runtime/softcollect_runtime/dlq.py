@@ -8,8 +8,8 @@ Connect's DLQs do, so operators' existing tooling reads it.
 from __future__ import annotations
 
 import asyncio
-import json
 import datetime as dt
+import json
 from dataclasses import dataclass
 
 from aiokafka import AIOKafkaProducer
@@ -38,8 +38,8 @@ class RawMessage:
     def received_at(self) -> dt.datetime:
         """When the record reached the broker: a stable time for what ingest says about it."""
         if self.timestamp is None:
-            return dt.datetime.now(dt.timezone.utc)
-        return dt.datetime.fromtimestamp(self.timestamp, dt.timezone.utc)
+            return dt.datetime.now(dt.UTC)
+        return dt.datetime.fromtimestamp(self.timestamp, dt.UTC)
 
 
 @dataclass(frozen=True)

@@ -53,7 +53,7 @@ class OutboxRelay:
                 self._wake.clear()
                 try:
                     await asyncio.wait_for(self._wake.wait(), self._poll)
-                except asyncio.TimeoutError:
+                except TimeoutError:
                     pass
 
     async def publish_batch(self) -> int:

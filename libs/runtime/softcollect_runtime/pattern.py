@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 log = get_logger(__name__)
 
 
-async def consume_pattern(runtime: "Runtime", pattern: str, group_id: str, metadata_max_age_ms: int = 10_000) -> None:
+async def consume_pattern(runtime: Runtime, pattern: str, group_id: str, metadata_max_age_ms: int = 10_000) -> None:
     await runtime.start()
     consumer = AIOKafkaConsumer(
         group_id=group_id,
@@ -32,6 +32,7 @@ async def consume_pattern(runtime: "Runtime", pattern: str, group_id: str, metad
         auto_offset_reset="earliest",
         metadata_max_age_ms=metadata_max_age_ms,
         max_poll_records=500,
+        fetch_max_wait_ms=100,  # an intake gate: latency matters more than fetch batching
         client_id=f"{group_id}-pattern",
         **runtime.settings.kafka.aiokafka_options(),
     )

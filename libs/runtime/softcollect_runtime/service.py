@@ -7,14 +7,15 @@ migrations) and calls ``run(spec)``; everything about delivery lives here.
 from __future__ import annotations
 
 import asyncio
+import os
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import faust
-from faust.app.base import BootStrategy
 import sqlalchemy as sa
+from faust.app.base import BootStrategy
 from faust.sensors.prometheus import setup_prometheus_sensors
 
 from softcollect_events import Topic, all_topics, dlq_topic, topic_name
@@ -46,12 +47,12 @@ class ServiceSpec:
     default_web_port: int = 6066
     after_commit: Callable[[UnitOfWork[Any]], None] | None = None
     # Raw-bytes work instead of decode+claim+handler (ingest); see MessageProcessor.
-    intake: Callable[["Runtime"], Intake] | None = None
-    on_ready: list[Callable[["Runtime"], Awaitable[None]]] = field(default_factory=list)
+    intake: Callable[[Runtime], Intake] | None = None
+    on_ready: list[Callable[[Runtime], Awaitable[None]]] = field(default_factory=list)
     # Topics beyond the catalogue that must exist before consuming (ingest: each tenant's inbound).
     extra_topics: Callable[[], list[str]] | None = None
     # Extra pages, timers and tasks on the faust app (HTTP intake, clocks, sweeps).
-    configure_app: Callable[[faust.App, "Runtime"], None] | None = None
+    configure_app: Callable[[faust.App, Runtime], None] | None = None
 
 
 class Runtime:
@@ -156,6 +157,7 @@ def create_app(spec: ServiceSpec, settings: ServiceSettings | None = None) -> tu
         value_serializer="raw",
         key_serializer="raw",
         web_host=settings.web_host,
+        web_bind=settings.web_host,
         web_port=settings.web_port or spec.default_web_port,
         web_in_thread=False,
         topic_allow_declare=False,  # topics come from the catalogue, never from a consumer
@@ -191,7 +193,7 @@ def create_app(spec: ServiceSpec, settings: ServiceSettings | None = None) -> tu
 
     @app.page("/health")
     async def health(web, request):
-        return web.json({"status": "ok", "service": spec.name})
+        return web.json({"status": "ok", "service": spec.name, "pid": os.getpid()})
 
     @app.page("/ready")
     async def ready(web, request):

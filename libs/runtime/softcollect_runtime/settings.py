@@ -11,7 +11,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
 class KafkaSettings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="SOFTCOLLECT_KAFKA_", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix="SOFTCOLLECT_KAFKA_", extra="ignore", populate_by_name=True)
 
     # KAFKA_BOOTSTRAP_SERVERS is honoured too: it is what tests and tooling commonly set.
     bootstrap_servers: str = Field(

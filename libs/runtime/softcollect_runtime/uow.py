@@ -35,7 +35,7 @@ class UnitOfWork(Generic[R]):
         self.committed = False
         self.event: CloudEvent | None = None  # the event claimed in this unit of work
 
-    async def __aenter__(self) -> "UnitOfWork[R]":
+    async def __aenter__(self) -> UnitOfWork[R]:
         self.session = self._sessions()
         await self.session.begin()
         self.repos = self._repos_factory(self.session) if self._repos_factory else None  # type: ignore[assignment]

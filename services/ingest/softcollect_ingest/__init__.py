@@ -1,1 +1,2 @@
-"""softcollect ingest service: the only way in: validates, deduplicates and routes every inbound event (Kafka, HTTP, CSV) and runs the business clock."""
+"""softcollect ingest service: the only way in — validates, deduplicates and routes every inbound event
+(Kafka, HTTP, CSV), and runs the business clock."""

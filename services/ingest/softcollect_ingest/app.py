@@ -15,7 +15,7 @@ from . import http
 from .clock import tick_live_tenants
 from .config import IngestSettings, TenantDirectory
 from .handlers import make_intake
-from .store import IngestRepository, metadata
+from .store import IngestRepository
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 

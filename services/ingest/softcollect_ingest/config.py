@@ -19,7 +19,8 @@ class IngestSettings(ServiceSettings):
     max_event_bytes: int = Field(256 * 1024, ge=1024, description="a single event larger than this is rejected")
     http_max_batch: int = Field(1000, ge=1, description="events in one POST /v1/events")
     clock_check_seconds: float = Field(30.0, gt=0, description="how often live tenants' clocks are checked")
-    tenant_reload_seconds: float = Field(5.0, ge=0, description="an unknown tenant reloads the directory at most this often")
+    tenant_reload_seconds: float = Field(
+        5.0, ge=0, description="an unknown tenant reloads the directory at most this often")
 
 
 class TenantDirectory:

@@ -18,12 +18,11 @@ import hashlib
 import io
 import json
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote
 
-from aiokafka.errors import UnknownTopicOrPartitionError
 from softcollect_events import REGISTRY, CloudEvent, DecodeError, Reason, decode_object, deterministic_id
 from softcollect_runtime.kafka import make_producer
 from softcollect_runtime.settings import KafkaSettings
@@ -243,29 +242,28 @@ def describe(reasons: Sequence[Reason], kind: Kind, installments: Sequence[int])
 
 
 def plan(table: Table, kind: Kind, *, tenant: str, source: str, tenants: Mapping[str, TenantFacts],
-         now: dt.datetime, max_event_bytes: int) -> list[Checked]:
-    """Every row checked, in file order. A business key already accepted on an earlier line is
-    refused: its event id would be the same, so ingest would drop it without a word."""
-    out: list[Checked] = []
+         now: dt.datetime, max_event_bytes: int) -> Iterator[Checked]:
+    """Every row checked, in file order (lazily: checking is most of an import's time, and the
+    caller shows progress). A business key already accepted on an earlier line is refused: its
+    event id would be the same, so ingest would drop it without a word."""
     accepted_on: dict[str, int] = {}
     width = len(table.columns)
     for row in table.rows:
         if len(row.cells) > width:
-            out.append(Checked(row, None, problems=(
-                f"{_ROW}: {len(row.cells)} cells but the header has {width} columns (a stray delimiter?)")))
+            yield Checked(row, None, problems=(
+                f"{_ROW}: {len(row.cells)} cells but the header has {width} columns (a stray delimiter?)"))
             continue
         event, used = row_event(kind, table.columns, row.cells, tenant=tenant, source=source, now=now)
         parsed, body, reasons = check_event(event, tenant, tenants, max_event_bytes)
         key = event.get("subject", "")
         if reasons:
-            out.append(Checked(row, None, body, describe(reasons, kind, used)))
+            yield Checked(row, None, body, describe(reasons, kind, used))
         elif key in accepted_on:
-            out.append(Checked(row, None, body, f"{kind.key}: {key!r} is already on line {accepted_on[key]} "
-                                                "of this file; one row per key"))
+            yield Checked(row, None, body, f"{kind.key}: {key!r} is already on line {accepted_on[key]} "
+                                           "of this file; one row per key")
         else:
             accepted_on[key] = row.line
-            out.append(Checked(row, parsed, body))
-    return out
+            yield Checked(row, parsed, body)
 
 
 def default_source(path: Path) -> str:
@@ -293,23 +291,33 @@ def write_rejects(path: Path, table: Table, checked: Sequence[Checked]) -> None:
     path.write_text(rejects_csv(table, checked), encoding="utf-8-sig" if table.bom else "utf-8", newline="")
 
 
-class TopicMissing(RuntimeError):
-    pass
+async def topic_exists(kafka: KafkaSettings, topic: str, patience: float = 5.0) -> bool:
+    """Asked up front: brokers here never create topics on the fly, and a producer would only find
+    out after its request timeout. A topic created a moment ago may take a moment to show in
+    the broker's metadata, hence a few seconds of asking before the answer is no."""
+    producer = make_producer(kafka, client_id="softcollect-csv-import")
+    try:
+        await producer.start()
+        deadline = asyncio.get_running_loop().time() + patience
+        while True:
+            metadata = await producer.client.fetch_all_metadata()
+            if topic in metadata.topics():
+                return True
+            if asyncio.get_running_loop().time() >= deadline:
+                return False
+            await asyncio.sleep(0.25)
+    finally:
+        await producer.stop()
 
 
-async def publish(checked: Sequence[Checked], topic: str, kafka: KafkaSettings,
-                  on_ack: Callable[[int], None] = lambda n: None, window: int = 1000,
-                  topic_timeout: float = 10.0) -> int:
+async def publish(checked: Iterable[Checked], topic: str, kafka: KafkaSettings,
+                  on_ack: Callable[[int], None] = lambda n: None, window: int = 1000) -> int:
     """Produce every accepted row to ``topic`` and wait for each ack; returns how many were acked.
     A bounded window of unacknowledged sends keeps a large file's memory flat."""
     producer = make_producer(kafka, client_id="softcollect-csv-import")
     acked = 0
     try:
         await producer.start()
-        try:
-            await asyncio.wait_for(producer.partitions_for(topic), topic_timeout)
-        except (TimeoutError, UnknownTopicOrPartitionError):
-            raise TopicMissing(f"topic {topic} does not exist on {kafka.bootstrap_servers}") from None
         pending = []
         for c in checked:
             if c.event is None:

@@ -59,7 +59,7 @@ def make_intake(tenants: TenantDirectory, topic_prefix: str, max_event_bytes: in
         outcome = await admit(uow, event, raw, channel, tenants, via="kafka", when=when, rejection_id=rejection_id,
                               topic=msg.topic, partition=msg.partition, offset=msg.offset)
         if outcome is Outcome.APPLIED:
-            metrics.LATENCY.observe(max(0.0, (dt.datetime.now(dt.timezone.utc) - when).total_seconds()))
+            metrics.LATENCY.observe(max(0.0, (dt.datetime.now(dt.UTC) - when).total_seconds()))
         return outcome
 
     return intake

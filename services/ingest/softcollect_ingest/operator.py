@@ -15,11 +15,12 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import sqlalchemy as sa
+from sqlalchemy.engine import make_url
+
 from softcollect_events import topic_name
 from softcollect_runtime.db import is_postgres, sync_url, utcnow
 from softcollect_runtime.kafka import make_producer
 from softcollect_runtime.settings import KafkaSettings
-from sqlalchemy.engine import make_url
 
 from .domain import UNKNOWN_TENANT, customer_of
 from .store import rejected_events

@@ -1,1 +1,2 @@
-"""softcollect reminders service: policy-driven contact: e-mails, statements, collector tasks, resubmissions, every silence explained."""
+"""softcollect reminders service: policy-driven contact — e-mails, statements, collector tasks,
+resubmissions, every silence explained."""
