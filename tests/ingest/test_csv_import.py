@@ -20,7 +20,6 @@ from softcollect_ingest import csv_import
 from softcollect_ingest.domain import TenantFacts
 from softcollect_runtime.kafka import ensure_topics
 from softcollect_runtime.settings import KafkaSettings
-from tests.ingest.harness import Ingest
 from tests.support import bootstrap, read_all, unique, wait_for_records
 
 TENANT = "acme"
@@ -260,14 +259,6 @@ def test_header_problems_are_all_named_at_once():
 
 
 # --- through a real ingest worker ---------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def ingest(tmp_path_factory, pg_url, kafka_bootstrap):
-    ing = Ingest(tmp_path_factory.mktemp("ingest"), pg_url)
-    ing.worker.start()
-    yield ing
-    ing.stop()
 
 
 async def test_imported_rows_are_routed_by_ingest_and_a_reimport_has_no_second_effect(ingest, tmp_path,

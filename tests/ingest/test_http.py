@@ -16,14 +16,6 @@ from tests.support import wait_for_records
 pytestmark = [pytest.mark.broker, pytest.mark.database]
 
 
-@pytest.fixture(scope="module")
-def ingest(tmp_path_factory, pg_url, kafka_bootstrap):
-    ing = Ingest(tmp_path_factory.mktemp("ingest-http"), pg_url)
-    ing.worker.start()
-    yield ing
-    ing.stop()
-
-
 def post(ingest: Ingest, body, key: str | None, raw: bytes | None = None) -> httpx.Response:
     headers = {"Content-Type": "application/json"}
     if key is not None:

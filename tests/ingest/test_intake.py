@@ -9,18 +9,10 @@ import json
 import pytest
 
 from softcollect_events import INBOUND_TYPES, REGISTRY, Topic, encode, topic_name
-from tests.ingest.harness import Ingest, event
+from tests.ingest.harness import event
 from tests.support import eventually, read_all, wait_for_records
 
 pytestmark = [pytest.mark.broker, pytest.mark.database]
-
-
-@pytest.fixture(scope="module")
-def ingest(tmp_path_factory, pg_url, kafka_bootstrap):
-    ing = Ingest(tmp_path_factory.mktemp("ingest"), pg_url)
-    ing.worker.start()
-    yield ing
-    ing.stop()
 
 
 def rejections(records, key: bytes) -> list[dict]:

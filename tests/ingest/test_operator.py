@@ -22,7 +22,7 @@ from softcollect_runtime.kafka import ensure_topics
 from softcollect_runtime.settings import KafkaSettings
 from softcollect_runtime.tenants import load_tenant
 from softcollect_runtime.uow import UnitOfWork, session_factory
-from tests.ingest.harness import Ingest, event
+from tests.ingest.harness import event
 from tests.support import bootstrap, eventually, read_all, unique, wait_for_records
 
 pytestmark = [pytest.mark.broker, pytest.mark.database]
@@ -221,14 +221,6 @@ def test_apikey_new_prints_a_key_and_the_hash_for_the_tenant_file(tmp_path, monk
 
 
 # --- with a real ingest worker ------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def ingest(tmp_path_factory, pg_url, kafka_bootstrap):
-    ing = Ingest(tmp_path_factory.mktemp("ingest"), pg_url)
-    ing.worker.start()
-    yield ing
-    ing.stop()
 
 
 async def test_a_rejection_replayed_once_its_tenant_is_configured_goes_through_ingest(ingest, monkeypatch, capsys):
