@@ -12,7 +12,7 @@ from softcollect_ingest.clock import tick_live_tenants
 from softcollect_ingest.config import TenantDirectory
 from softcollect_ingest.store import IngestRepository
 from softcollect_runtime.db import create_engine, migrate, outbox
-from softcollect_runtime.uow import UnitOfWork, session_factory
+from softcollect_runtime.uow import UnitOfWork
 
 
 async def test_live_tenants_tick_once_per_business_day_in_their_own_zone(tmp_path):
@@ -23,11 +23,10 @@ async def test_live_tenants_tick_once_per_business_day_in_their_own_zone(tmp_pat
     url = f"sqlite+aiosqlite:///{tmp_path / 'ingest.db'}"
     migrate(url, "ingest", MIGRATIONS)
     engine = create_engine(url, "ingest")
-    sessions = session_factory(engine)
     tenants = TenantDirectory(tmp_path)
 
     def new_uow():
-        return UnitOfWork(sessions, "softcollect.", IngestRepository)
+        return UnitOfWork(engine, "softcollect.", IngestRepository)
 
     try:
         # 06:30 in Rome on Monday 2 March 2026 is 00:30 in New York: only Rome's day has started.

@@ -21,7 +21,7 @@ from softcollect_runtime.db import create_engine, migrate, sync_url
 from softcollect_runtime.kafka import ensure_topics
 from softcollect_runtime.settings import KafkaSettings
 from softcollect_runtime.tenants import load_tenant
-from softcollect_runtime.uow import UnitOfWork, session_factory
+from softcollect_runtime.uow import UnitOfWork
 from tests.ingest.harness import event
 from tests.support import bootstrap, eventually, read_all, unique, wait_for_records
 
@@ -59,7 +59,7 @@ class Kept:
         row.setdefault("rejection_id", deterministic_id("test", self.prefix, name))
         engine = create_engine(self.pg_url, self.schema)
         try:
-            async with UnitOfWork(session_factory(engine), self.prefix, IngestRepository) as uow:
+            async with UnitOfWork(engine, self.prefix, IngestRepository) as uow:
                 assert await uow.repos.keep_rejected(**row)
                 await uow.commit()
         finally:

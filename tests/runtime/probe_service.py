@@ -30,7 +30,7 @@ effects = sa.Table(
 
 async def on_payment(event: CloudEvent, uow: UnitOfWork) -> None:
     data = event.data
-    await uow.session.execute(sa.insert(effects).values(
+    await uow.conn.execute(sa.insert(effects).values(
         tenantid=event.tenantid, payment_id=data.payment_id, amount=data.amount))
     uow.emit(new_event(
         "payment.unmatched",
@@ -46,11 +46,11 @@ async def on_payment(event: CloudEvent, uow: UnitOfWork) -> None:
 
 
 def after_commit(uow: UnitOfWork) -> None:
-    event = uow.event
     marker = Path(os.environ.get("PROBE_CRASH_MARKER", "/nonexistent/marker"))
-    if event.data.payment_id == os.environ.get("PROBE_CRASH_ON") and not marker.exists():
-        marker.write_text(event.id)
-        os._exit(70)  # dies between the DB commit and faust's offset commit
+    for event in uow.claimed:
+        if event.data.payment_id == os.environ.get("PROBE_CRASH_ON") and not marker.exists():
+            marker.write_text(event.id)
+            os._exit(70)  # dies between the DB commit and faust's offset commit
 
 
 SPEC = ServiceSpec(

@@ -31,7 +31,7 @@ async def consume_pattern(runtime: Runtime, pattern: str, group_id: str, metadat
         enable_auto_commit=False,
         auto_offset_reset="earliest",
         metadata_max_age_ms=metadata_max_age_ms,
-        max_poll_records=500,
+        max_poll_records=runtime.settings.batch_size,
         fetch_max_wait_ms=100,  # an intake gate: latency matters more than fetch batching
         client_id=f"{group_id}-pattern",
         **runtime.settings.kafka.aiokafka_options(),
@@ -42,10 +42,9 @@ async def consume_pattern(runtime: Runtime, pattern: str, group_id: str, metadat
         while True:
             batch = await consumer.getmany(timeout_ms=1000)
             for tp, records in batch.items():
-                for r in records:
-                    msg = RawMessage(r.topic, r.partition, r.offset, r.key, r.value, tuple(r.headers or ()),
-                                     r.timestamp / 1000 if r.timestamp is not None else None)
-                    await asyncio.shield(runtime.processor.process(msg))
+                msgs = [RawMessage(r.topic, r.partition, r.offset, r.key, r.value, tuple(r.headers or ()),
+                                   r.timestamp / 1000 if r.timestamp is not None else None) for r in records]
+                await asyncio.shield(runtime.processor.process_batch(msgs))
                 try:
                     await consumer.commit({TopicPartition(tp.topic, tp.partition): records[-1].offset + 1})
                 except CommitFailedError as exc:  # a rebalance took the partition: its new owner redoes, idempotently

@@ -28,7 +28,7 @@ from .outbox import OutboxRelay
 from .pattern import consume_pattern
 from .processing import Handler, Intake, MessageProcessor
 from .settings import ServiceSettings
-from .uow import UnitOfWork, session_factory
+from .uow import UnitOfWork
 
 log = logs.get_logger(__name__)
 
@@ -63,7 +63,6 @@ class Runtime:
         self.settings = settings
         self.database_url = resolve_url(settings.database_url_for(spec.name), spec.name)
         self.engine = create_engine(self.database_url, settings.db_schema or spec.name)
-        self.sessions = session_factory(self.engine)
         self._started = asyncio.Lock()
         self.ready = False
         self.producer = None
@@ -72,7 +71,7 @@ class Runtime:
         self._relay_task: asyncio.Task | None = None
 
     def new_uow(self) -> UnitOfWork[Any]:
-        return UnitOfWork(self.sessions, self.settings.topic_prefix, self.spec.repos_factory)
+        return UnitOfWork(self.engine, self.settings.topic_prefix, self.spec.repos_factory)
 
     async def start(self) -> None:
         async with self._started:
@@ -180,12 +179,14 @@ def create_app(spec: ServiceSpec, settings: ServiceSettings | None = None) -> tu
 
         @app.agent(channel, name=f"{spec.name}-consume")
         async def consume(stream):
-            async for ev in stream.events():
+            # Batches: one transaction for up to `batch_size` messages; faust acks them after.
+            async for events in stream.take_events(settings.batch_size, within=settings.batch_wait_seconds):
                 await runtime.start()
-                m = ev.message
-                msg = RawMessage(m.topic, m.partition, m.offset, m.key, m.value, tuple(m.headers or ()), m.timestamp)
-                # Shielded: a shutdown lets the message in flight finish its transaction.
-                await asyncio.shield(runtime.processor.process(msg))
+                msgs = [RawMessage(e.message.topic, e.message.partition, e.message.offset, e.message.key,
+                                   e.message.value, tuple(e.message.headers or ()), e.message.timestamp)
+                        for e in events]
+                # Shielded: a shutdown lets the batch in flight finish its transaction.
+                await asyncio.shield(runtime.processor.process_batch(msgs))
 
     @app.task
     async def start_runtime():

@@ -68,6 +68,9 @@ class ServiceSettings(BaseSettings):
     # many times with exponential backoff before the message goes to the DLQ.
     max_attempts: int = Field(4, ge=1, le=20)
     retry_backoff_seconds: float = Field(0.2, gt=0)
+    # Messages processed in one database transaction, and how long to wait to fill a batch.
+    batch_size: int = Field(500, ge=1, le=10_000)
+    batch_wait_seconds: float = Field(0.02, gt=0)
     outbox_poll_seconds: float = Field(0.5, gt=0)
     outbox_batch_size: int = Field(500, ge=1)
     # How long faust waits before committing acknowledged offsets; lower = smaller redelivery window.

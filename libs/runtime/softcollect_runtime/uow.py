@@ -1,5 +1,9 @@
-"""Unit of work: one database transaction holding an event's effect, its processed-event
-row and the events it causes (outbox rows). Either all of it commits or none of it."""
+"""Unit of work: one database transaction holding events' effects, their processed-event rows
+and the events they cause (outbox rows). Either all of it commits or none of it.
+
+It runs on a SQLAlchemy Core connection, not an ORM session: the services write plain
+statements, and the ORM's per-statement bookkeeping was most of an event's cost.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +12,7 @@ from typing import Any, Generic, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from softcollect_events import CloudEvent, encode
 
@@ -20,33 +24,35 @@ R = TypeVar("R")
 class UnitOfWork(Generic[R]):
     """``async with uow: claimed = await uow.claim(event); ...; await uow.commit()``.
 
-    ``repos`` is what the service's handlers work with (built from the session by the
+    ``repos`` is what the service's handlers work with (built from the connection by the
     service's store); ``emit`` queues outcome events, written to the outbox on commit.
+    A unit of work may hold many events (a batch): ``claim`` and ``emit`` add to it.
     """
 
-    def __init__(self, sessions: async_sessionmaker[AsyncSession], topic_prefix: str,
-                 repos_factory: Callable[[AsyncSession], R] | None = None) -> None:
-        self._sessions = sessions
+    def __init__(self, engine: AsyncEngine, topic_prefix: str,
+                 repos_factory: Callable[[AsyncConnection], R] | None = None) -> None:
+        self._engine = engine
         self._prefix = topic_prefix
         self._repos_factory = repos_factory
         self._pending: list[CloudEvent] = []
-        self.session: AsyncSession
+        self.conn: AsyncConnection
         self.repos: R
         self.committed = False
-        self.event: CloudEvent | None = None  # the event claimed in this unit of work
+        self.event: CloudEvent | None = None  # the event claimed last in this unit of work
+        self.claimed: list[CloudEvent] = []
 
     async def __aenter__(self) -> UnitOfWork[R]:
-        self.session = self._sessions()
-        await self.session.begin()
-        self.repos = self._repos_factory(self.session) if self._repos_factory else None  # type: ignore[assignment]
+        self.conn = await self._engine.connect()
+        await self.conn.begin()
+        self.repos = self._repos_factory(self.conn) if self._repos_factory else None  # type: ignore[assignment]
         return self
 
     async def __aexit__(self, *exc: Any) -> None:
         try:
             if not self.committed:
-                await self.session.rollback()
+                await self.conn.rollback()
         finally:
-            await self.session.close()
+            await self.conn.close()
 
     async def claim(self, event: CloudEvent) -> bool:
         """Record the event as processed; False when it already was (a redelivery or a resend).
@@ -54,15 +60,48 @@ class UnitOfWork(Generic[R]):
         The row goes in first, so a concurrent second delivery waits on the key and then
         finds it taken, instead of both doing the work.
         """
-        dialect = self.session.bind.dialect.name
-        insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+        insert = postgresql.insert if self.conn.dialect.name == "postgresql" else sqlite.insert
         stmt = insert(processed_events).values(
             tenantid=event.tenantid, source=event.source, event_id=event.id,
             type=event.type, processed_at=utcnow(),
         ).on_conflict_do_nothing()
-        result = await self.session.execute(stmt)
+        result = await self.conn.execute(stmt)
         self.event = event
-        return result.rowcount == 1
+        if result.rowcount == 1:
+            self.claimed.append(event)
+            return True
+        return False
+
+    async def seen(self, event: CloudEvent) -> bool:
+        """Whether the event was already processed (without claiming it)."""
+        return bool(await self.conn.scalar(sa.select(sa.literal(1)).where(
+            processed_events.c.tenantid == event.tenantid, processed_events.c.source == event.source,
+            processed_events.c.event_id == event.id)))
+
+    async def claim_many(self, events: list[CloudEvent]) -> list[bool]:
+        """``claim`` for a batch in one statement: True for each event seen for the first time
+        (a second copy inside the batch is a duplicate too)."""
+        if not events:
+            return []
+        first: dict[tuple[str, str, str], int] = {}
+        for i, e in enumerate(events):
+            first.setdefault((e.tenantid, e.source, e.id), i)
+        insert = postgresql.insert if self.conn.dialect.name == "postgresql" else sqlite.insert
+        now = utcnow()
+        # executemany: SQLAlchemy's "insertmanyvalues" sends multi-row INSERTs from one cached
+        # statement, and RETURNING tells which rows were new.
+        stmt = insert(processed_events).on_conflict_do_nothing().returning(
+            processed_events.c.tenantid, processed_events.c.source, processed_events.c.event_id)
+        rows = [{"tenantid": events[i].tenantid, "source": events[i].source, "event_id": events[i].id,
+                 "type": events[i].type, "processed_at": now} for i in first.values()]
+        fresh = {tuple(row) for row in await self.conn.execute(stmt, rows)}
+        flags = [False] * len(events)
+        for key, i in first.items():
+            if key in fresh:
+                flags[i] = True
+                self.claimed.append(events[i])
+        self.event = events[-1]
+        return flags
 
     def emit(self, event: CloudEvent) -> None:
         self._pending.append(event)
@@ -79,10 +118,6 @@ class UnitOfWork(Generic[R]):
                 rec = encode(event, prefix=self._prefix)
                 rows.append({"topic": rec.topic, "key": rec.key, "value": rec.value,
                              "headers": [[k, v.decode("latin-1")] for k, v in rec.headers], "created_at": now})
-            await self.session.execute(sa.insert(outbox), rows)
-        await self.session.commit()
+            await self.conn.execute(sa.insert(outbox), rows)
+        await self.conn.commit()
         self.committed = True
-
-
-def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
-    return async_sessionmaker(engine, expire_on_commit=False, autobegin=False)

@@ -20,10 +20,16 @@ SOURCE = "softcollect/ingest"
 
 
 async def reject(uow: UnitOfWork[IngestRepository], *, original: bytes, reasons: list[Reason], tenantid: str,
-                 customerid: str, via: str, when: dt.datetime, rejection_id: str, topic: str | None = None,
+                 customerid: str, via: str, when: dt.datetime | None = None, rejection_id: str | None = None,
+                 topic: str | None = None,
                  partition: int | None = None, offset: int | None = None, line: int | None = None,
                  event_type: str | None = None, event_id: str | None = None) -> bool:
-    """Keep a rejected input (table + ``event.rejected``); False when this very input was already kept."""
+    """Keep a rejected input (table + ``event.rejected``); False when this very input was already kept.
+
+    A Kafka input's rejection id and time derive from its topic, partition and offset and its
+    broker timestamp, so a redelivery is recognised and says the same."""
+    if rejection_id is None:
+        rejection_id = deterministic_id("rejected", str(topic), str(partition), str(offset))
     reason_dicts = [{"path": r.path, "message": r.message} for r in reasons]
     if not await uow.repos.keep_rejected(
             rejection_id=rejection_id, tenantid=tenantid, received_via=via, topic=topic, partition=partition,
@@ -40,46 +46,56 @@ async def reject(uow: UnitOfWork[IngestRepository], *, original: bytes, reasons:
 
 
 def make_intake(tenants: TenantDirectory, topic_prefix: str, max_event_bytes: int):
-    async def intake(msg: RawMessage, uow: UnitOfWork[IngestRepository]) -> Outcome:
-        channel = tenant_of_topic(msg.topic, topic_prefix)
-        when = msg.received_at
-        rejection_id = deterministic_id("rejected", msg.topic, str(msg.partition), str(msg.offset))
-        raw = msg.value or b""
-        try:
-            if len(raw) > max_event_bytes:
-                raise DecodeError([Reason(path="$", message=(
-                    f"the event is {len(raw)} bytes; at most {max_event_bytes} bytes are accepted"))])
-            event = decode(raw)
-        except DecodeError as err:
-            kept = await reject(uow, original=raw, reasons=err.reasons, tenantid=channel or UNKNOWN_TENANT,
-                                customerid=customer_of(err.parsed), via="kafka", when=when,
-                                rejection_id=rejection_id, topic=msg.topic, partition=msg.partition,
-                                offset=msg.offset, event_type=type_of(err.parsed), event_id=id_of(err.parsed))
-            return Outcome.REJECTED if kept else Outcome.DUPLICATE
-        outcome = await admit(uow, event, raw, channel, tenants, via="kafka", when=when, rejection_id=rejection_id,
-                              topic=msg.topic, partition=msg.partition, offset=msg.offset)
-        if outcome is Outcome.APPLIED:
-            metrics.LATENCY.observe(max(0.0, (dt.datetime.now(dt.UTC) - when).total_seconds()))
-        return outcome
+    """Ingest's work on a batch of inbound messages, in one unit of work."""
+
+    async def intake(msgs: list[RawMessage], uow: UnitOfWork[IngestRepository]) -> list[tuple[str, Outcome]]:
+        results: list[tuple[str, Outcome] | None] = [None] * len(msgs)
+        passed: list[tuple[int, CloudEvent]] = []
+        clocks: dict[str, dt.date | None] = {}  # tenants' business dates, as this batch moves them
+        for i, msg in enumerate(msgs):
+            channel = tenant_of_topic(msg.topic, topic_prefix)
+            where = {"via": "kafka", "when": msg.received_at, "topic": msg.topic, "partition": msg.partition,
+                     "offset": msg.offset}
+            raw = msg.value or b""
+            try:
+                if len(raw) > max_event_bytes:
+                    raise DecodeError([Reason(path="$", message=(
+                        f"the event is {len(raw)} bytes; at most {max_event_bytes} bytes are accepted"))])
+                event = decode(raw)
+            except DecodeError as err:
+                kept = await reject(uow, original=raw, reasons=err.reasons, tenantid=channel or UNKNOWN_TENANT,
+                                    customerid=customer_of(err.parsed), event_type=type_of(err.parsed),
+                                    event_id=id_of(err.parsed), **where)
+                results[i] = (type_of(err.parsed) or "unknown", Outcome.REJECTED if kept else Outcome.DUPLICATE)
+                continue
+            last = None
+            if event.type == "clock.tick":
+                if event.tenantid not in clocks:
+                    clocks[event.tenantid] = await uow.repos.business_date(event.tenantid)
+                last = clocks[event.tenantid]
+            reasons = screen(event, channel, tenants.facts(channel), last)
+            if reasons and event.type == "clock.tick" and await uow.seen(event):
+                results[i] = (event.type, Outcome.DUPLICATE)  # a redelivered tick, not one going back
+                continue
+            if reasons:
+                kept = await reject(uow, original=raw, reasons=reasons, tenantid=channel or UNKNOWN_TENANT,
+                                    customerid=event.customerid, event_type=event.type, event_id=event.id, **where)
+                results[i] = (event.type, Outcome.REJECTED if kept else Outcome.DUPLICATE)
+                continue
+            if event.type == "clock.tick":
+                clocks[event.tenantid] = event.data.business_date
+            passed.append((i, event))
+        for (i, event), fresh in zip(passed, await uow.claim_many([e for _, e in passed]), strict=True):
+            if not fresh:
+                metrics.DUPLICATES.labels(event.tenantid, event.type).inc()
+                results[i] = (event.type, Outcome.DUPLICATE)
+                continue
+            if event.type == "clock.tick":
+                await uow.repos.advance_clock(event.tenantid, event.data.business_date)
+            uow.emit(event)  # to the canonical topic of its type, normalised (upcast, canonical JSON)
+            metrics.ACCEPTED.labels(event.tenantid, event.type).inc()
+            metrics.LATENCY.observe(max(0.0, (dt.datetime.now(dt.UTC) - msgs[i].received_at).total_seconds()))
+            results[i] = (event.type, Outcome.APPLIED)
+        return [r for r in results if r is not None]
 
     return intake
-
-
-async def admit(uow: UnitOfWork[IngestRepository], event: CloudEvent, raw: bytes, channel: str | None,
-                tenants: TenantDirectory, *, via: str, when: dt.datetime, rejection_id: str, **where) -> Outcome:
-    """Screen a well-formed event; forward it to its canonical topic, or reject it."""
-    last = await uow.repos.business_date(event.tenantid) if event.type == "clock.tick" else None
-    reasons = screen(event, channel, tenants.facts(channel), last)
-    if reasons:
-        kept = await reject(uow, original=raw, reasons=reasons, tenantid=channel or UNKNOWN_TENANT,
-                            customerid=event.customerid, via=via, when=when, rejection_id=rejection_id,
-                            event_type=event.type, event_id=event.id, **where)
-        return Outcome.REJECTED if kept else Outcome.DUPLICATE
-    if not await uow.claim(event):
-        metrics.DUPLICATES.labels(event.tenantid, event.type).inc()
-        return Outcome.DUPLICATE
-    if event.type == "clock.tick":
-        await uow.repos.advance_clock(event.tenantid, event.data.business_date)
-    uow.emit(event)  # the canonical topic of its type, unchanged but normalised (upcast, canonical JSON)
-    metrics.ACCEPTED.labels(event.tenantid, event.type).inc()
-    return Outcome.APPLIED

@@ -7,7 +7,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from softcollect_runtime.db import processed_events, utcnow
 
@@ -39,28 +39,28 @@ tenant_clocks = sa.Table(
 
 
 class IngestRepository:
-    def __init__(self, session: AsyncSession) -> None:
-        self.session = session
+    def __init__(self, conn: AsyncConnection) -> None:
+        self.conn = conn
 
     async def business_date(self, tenantid: str) -> dt.date | None:
-        return await self.session.scalar(
+        return await self.conn.scalar(
             sa.select(tenant_clocks.c.business_date).where(tenant_clocks.c.tenantid == tenantid))
 
     async def advance_clock(self, tenantid: str, date: dt.date) -> None:
-        updated = await self.session.execute(
+        updated = await self.conn.execute(
             sa.update(tenant_clocks).where(tenant_clocks.c.tenantid == tenantid).values(business_date=date))
         if updated.rowcount == 0:
-            await self.session.execute(sa.insert(tenant_clocks).values(tenantid=tenantid, business_date=date))
+            await self.conn.execute(sa.insert(tenant_clocks).values(tenantid=tenantid, business_date=date))
 
     async def keep_rejected(self, **row: Any) -> bool:
         """False when this very input (same ``rejection_id``) was already kept: a redelivery."""
-        insert = postgresql.insert if self.session.bind.dialect.name == "postgresql" else sqlite.insert
-        result = await self.session.execute(
+        insert = postgresql.insert if self.conn.dialect.name == "postgresql" else sqlite.insert
+        result = await self.conn.execute(
             insert(rejected_events).values(received_at=utcnow(), **row).on_conflict_do_nothing())
         return result.rowcount == 1
 
     async def forget_accepted_before(self, tenantid: str, before: dt.datetime) -> int:
         """Deduplication retention: ids accepted before ``before`` may be accepted again."""
-        result = await self.session.execute(sa.delete(processed_events).where(
+        result = await self.conn.execute(sa.delete(processed_events).where(
             processed_events.c.tenantid == tenantid, processed_events.c.processed_at < before))
         return result.rowcount
