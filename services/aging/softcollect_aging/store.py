@@ -1,0 +1,91 @@
+"""Aging's tables: each debtor's ledger as one document, a journal of what changed it (to
+replay any past date), and each tenant's business date.
+
+A ledger row carries ``next_review``, the first business date on which time alone can move
+one of its items, so a tick reads only the ledgers whose date has come.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import AsyncIterator
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from softcollect_runtime.db import utcnow
+
+metadata = sa.MetaData()
+
+ledgers = sa.Table(
+    "ledgers", metadata,
+    sa.Column("tenantid", sa.String(64), primary_key=True),
+    sa.Column("customerid", sa.String(64), primary_key=True),
+    sa.Column("state", sa.JSON, nullable=False),
+    sa.Column("next_review", sa.Date),
+    sa.Column("has_balance", sa.Boolean, nullable=False),
+    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Index("ix_ledgers_review", "tenantid", "next_review"),
+    sa.Index("ix_ledgers_balance", "tenantid", "has_balance"),
+)
+
+journal = sa.Table(
+    "journal", metadata,
+    sa.Column("seq", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), primary_key=True, autoincrement=True),
+    sa.Column("tenantid", sa.String(64), nullable=False),
+    sa.Column("customerid", sa.String(64), nullable=False),
+    sa.Column("business_date", sa.Date, nullable=False),
+    sa.Column("type", sa.String(100), nullable=False),
+    sa.Column("data", sa.JSON, nullable=False),
+    sa.Index("ix_journal_replay", "tenantid", "customerid", "seq"),
+)
+
+tenant_days = sa.Table(
+    "tenant_days", metadata,
+    sa.Column("tenantid", sa.String(64), primary_key=True),
+    sa.Column("business_date", sa.Date, nullable=False),
+)
+
+
+class AgingRepository:
+    def __init__(self, conn: AsyncConnection) -> None:
+        self.conn = conn
+
+    async def business_date(self, tenantid: str) -> dt.date | None:
+        return await self.conn.scalar(
+            sa.select(tenant_days.c.business_date).where(tenant_days.c.tenantid == tenantid))
+
+    async def set_business_date(self, tenantid: str, date: dt.date) -> None:
+        done = await self.conn.execute(
+            sa.update(tenant_days).where(tenant_days.c.tenantid == tenantid).values(business_date=date))
+        if done.rowcount == 0:
+            await self.conn.execute(sa.insert(tenant_days).values(tenantid=tenantid, business_date=date))
+
+    async def load(self, tenantid: str, customerid: str) -> dict | None:
+        stmt = sa.select(ledgers.c.state).where(ledgers.c.tenantid == tenantid, ledgers.c.customerid == customerid)
+        if self.conn.dialect.name == "postgresql":
+            stmt = stmt.with_for_update()  # the tick and a debtor's own events may meet here
+        return await self.conn.scalar(stmt)
+
+    async def save(self, tenantid: str, customerid: str, state: dict, next_review: dt.date | None,
+                   has_balance: bool) -> None:
+        values = {"state": state, "next_review": next_review, "has_balance": has_balance, "updated_at": utcnow()}
+        done = await self.conn.execute(sa.update(ledgers).where(
+            ledgers.c.tenantid == tenantid, ledgers.c.customerid == customerid).values(**values))
+        if done.rowcount == 0:
+            await self.conn.execute(sa.insert(ledgers).values(tenantid=tenantid, customerid=customerid, **values))
+
+    async def due_for_review(self, tenantid: str, date: dt.date) -> list[str]:
+        rows = await self.conn.scalars(sa.select(ledgers.c.customerid).where(
+            ledgers.c.tenantid == tenantid, ledgers.c.next_review <= date).order_by(ledgers.c.customerid))
+        return list(rows)
+
+    async def with_balance(self, tenantid: str) -> AsyncIterator[tuple[str, dict]]:
+        result = await self.conn.stream(sa.select(ledgers.c.customerid, ledgers.c.state).where(
+            ledgers.c.tenantid == tenantid, ledgers.c.has_balance.is_(True)).order_by(ledgers.c.customerid))
+        async for customerid, state in result:
+            yield customerid, state
+
+    async def record(self, tenantid: str, customerid: str, date: dt.date, type_: str, data: dict) -> None:
+        await self.conn.execute(sa.insert(journal).values(
+            tenantid=tenantid, customerid=customerid, business_date=date, type=type_, data=data))
