@@ -77,6 +77,14 @@ async def _play(state: dict, days: int) -> None:
     finally:
         await producer.stop()
     await report(kafka)
+    if "aging" in state["services"]:
+        import argparse
+
+        from .aging_commands import run as aging_report
+
+        print()
+        aging_report(argparse.Namespace(tenant=portfolio.TENANT, as_of=calendar[-1].business_date, csv=False,
+                                        schema=None))
 
 
 async def _read(kafka: KafkaSettings, topic: str) -> list[dict]:
@@ -102,11 +110,31 @@ async def report(kafka: KafkaSettings) -> None:
             continue
         counts = Counter(e["type"] for e in events)
         print(f"  {topic_name(topic, PREFIX):28} " + ", ".join(f"{n} {t}" for t, n in sorted(counts.items())))
+    print("\nHighlights:")
+    for topic in (Topic.receivables, Topic.positions):
+        for e in await _read(kafka, topic_name(topic, PREFIX)):
+            if line := _highlight(e):
+                print(f"  {e['time'][:10]}  {e['customerid']:10}  {line}")
     rejected = await _read(kafka, topic_name(Topic.rejected, PREFIX))
     for r in rejected:
         original = json.loads(base64.b64decode(r["data"]["original"]))
         reasons = "; ".join(f"{x['path']}: {x['message']}" for x in r["data"]["reasons"])
         print(f"\n  rejected {original.get('type')} {original.get('id')} — {reasons}")
+
+
+def _highlight(e: dict) -> str | None:
+    d = e["data"]
+    if e["type"] == "payment.applied":
+        parts = ", ".join(f"{a['invoice_id']} {a['amount']}" for a in d["allocations"])
+        return f"payment {d['payment_id']} applied by {d['method']}: {parts or '-'}; unapplied {d['unapplied']}"
+    if e["type"] == "payment.unmatched":
+        return f"payment {d['payment_id']} {d['amount']} unmatched ({d['reason']}): kept on account"
+    if e["type"] == "receivable.phase_changed" and d["to"] in ("just_expired", "handed_over", "settled"):
+        item = d["invoice_id"] + (f"#{d['installment']}" if d.get("installment") else "")
+        return f"{item} {d['from']} → {d['to']} ({d['days_past_due']} days past due, open {d['open_amount']})"
+    if e["type"] in ("customer.locked", "customer.unlocked"):
+        return f"{e['type'].split('.')[1]}: {d['reason']} (overdue {d['overdue_amount']})"
+    return None
 
 
 def play(state: dict, days: int = 60) -> int:

@@ -68,6 +68,9 @@ def build_parser() -> argparse.ArgumentParser:
     from .ingest_commands import register  # import, rejected, apikey
 
     register(sub)
+    from .aging_commands import register as register_aging  # aging report
+
+    register_aging(sub)
     return parser
 
 

@@ -111,7 +111,9 @@ def up(db: str = "sqlite", kafka_port: int = 9092, partitions: int = 6) -> dict:
     asyncio.run(ensure_topics(KafkaSettings(bootstrap_servers=bootstrap), topics, partitions))
     env = {**os.environ, "SOFTCOLLECT_KAFKA_BOOTSTRAP_SERVERS": bootstrap, "KAFKA_BOOTSTRAP_SERVERS": bootstrap,
            "SOFTCOLLECT_DATABASE_URL": database_url, "SOFTCOLLECT_CONFIG_DIR": str(config_dir),
-           "SOFTCOLLECT_DATA_DIR": str(h / "data"), "SOFTCOLLECT_PARTITIONS": str(partitions)}
+           "SOFTCOLLECT_DATA_DIR": str(h / "data"), "SOFTCOLLECT_PARTITIONS": str(partitions),
+           # a local stack favours quick hand-offs over fewer offset commits
+           "SOFTCOLLECT_COMMIT_INTERVAL_SECONDS": os.environ.get("SOFTCOLLECT_COMMIT_INTERVAL_SECONDS", "0.2")}
     state = {"bootstrap_servers": bootstrap, "db": db, "database_url": database_url, "config_dir": str(config_dir),
              "tenants": sorted(tenants), "services": {}}
     procs: dict[str, subprocess.Popen] = {}
