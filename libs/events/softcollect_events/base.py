@@ -93,10 +93,26 @@ class EventData(BaseModel):
             yield from _precision_issues(self, currency, ())
 
 
+@cache
+def _precision_plan(cls: type[BaseModel]) -> tuple[frozenset[str], tuple[str, ...]]:
+    """Of a model's fields, those worth visiting: money, and any that can hold nested models.
+    Walking only these keeps the check off plain identifiers, dates and text on every decode."""
+    money = _money_fields(cls)
+    visit = tuple(name for name, field in cls.model_fields.items()
+                  if name in money or _may_nest(field.annotation))
+    return money, visit
+
+
+def _may_nest(annotation: Any) -> bool:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return True
+    return any(_may_nest(arg) for arg in typing.get_args(annotation))
+
+
 def _precision_issues(model: BaseModel, currency: str, prefix: Loc) -> Iterator[Issue]:
     allowed = currency_precision(currency)
-    money = _money_fields(type(model))
-    for name in type(model).model_fields:
+    money, visit = _precision_plan(type(model))
+    for name in visit:
         value = getattr(model, name)
         loc = (*prefix, name)
         if name in money and isinstance(value, Decimal):

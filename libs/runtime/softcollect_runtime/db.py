@@ -62,7 +62,8 @@ def create_engine(url: str, service: str, **kwargs) -> AsyncEngine:
             u,
             connect_args={"server_settings": {"search_path": service}},
             pool_size=kwargs.pop("pool_size", 5),
-            pool_pre_ping=True,
+            # no pre-ping (3 extra round trips per transaction): a dropped connection fails the
+            # transaction with a transient error, which the processor retries on a fresh one.
             **kwargs,
         )
     _ensure_sqlite_dir(url)

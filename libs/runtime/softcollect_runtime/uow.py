@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from softcollect_events import CloudEvent, encode
+from softcollect_events import CloudEvent, KafkaRecord, encode
 
 from .db import outbox, processed_events, utcnow
 
@@ -34,7 +34,7 @@ class UnitOfWork(Generic[R]):
         self._engine = engine
         self._prefix = topic_prefix
         self._repos_factory = repos_factory
-        self._pending: list[CloudEvent] = []
+        self._pending: list[CloudEvent | KafkaRecord] = []
         self.conn: AsyncConnection
         self.repos: R
         self.committed = False
@@ -106,16 +106,20 @@ class UnitOfWork(Generic[R]):
     def emit(self, event: CloudEvent) -> None:
         self._pending.append(event)
 
+    def emit_record(self, record: KafkaRecord) -> None:
+        """An already encoded record (ingest forwards a client's valid bytes as they came)."""
+        self._pending.append(record)
+
     @property
-    def emitted(self) -> list[CloudEvent]:
+    def emitted(self) -> list[CloudEvent | KafkaRecord]:
         return list(self._pending)
 
     async def commit(self) -> None:
         if self._pending:
             now = utcnow()
             rows = []
-            for event in self._pending:
-                rec = encode(event, prefix=self._prefix)
+            for pending in self._pending:
+                rec = pending if isinstance(pending, KafkaRecord) else encode(pending, prefix=self._prefix)
                 rows.append({"topic": rec.topic, "key": rec.key, "value": rec.value,
                              "headers": [[k, v.decode("latin-1")] for k, v in rec.headers], "created_at": now})
             await self.conn.execute(sa.insert(outbox), rows)

@@ -6,7 +6,19 @@ from __future__ import annotations
 import base64
 import datetime as dt
 
-from softcollect_events import CloudEvent, DecodeError, Reason, decode, deterministic_id, new_event
+from softcollect_events import (
+    CONTENT_TYPE,
+    REGISTRY,
+    CloudEvent,
+    DecodeError,
+    KafkaRecord,
+    Reason,
+    decode,
+    deterministic_id,
+    encode,
+    new_event,
+    topic_name,
+)
 from softcollect_runtime.dlq import RawMessage
 from softcollect_runtime.processing import Outcome
 from softcollect_runtime.uow import UnitOfWork
@@ -43,6 +55,16 @@ async def reject(uow: UnitOfWork[IngestRepository], *, original: bytes, reasons:
                        time=when, subject=event_id, id=rejection_id))
     metrics.REJECTED.labels(tenantid, event_type or "unknown").inc()
     return True
+
+
+def forwarded(event: CloudEvent, raw: bytes, topic_prefix: str) -> KafkaRecord:
+    """The canonical-topic record of an accepted event: the client's own bytes when they are
+    already the current schema version (no upcast to apply), else the re-encoded event."""
+    if REGISTRY[event.type].schemaversion > 1:  # the type has versions: write the upcast form
+        return encode(event, prefix=topic_prefix)
+    return KafkaRecord(topic=topic_name(REGISTRY[event.type].topic, topic_prefix), key=event.key.encode(),
+                       value=raw, headers=[("content-type", CONTENT_TYPE.encode()),
+                                           ("ce_type", event.type.encode()), ("ce_id", event.id.encode())])
 
 
 def make_intake(tenants: TenantDirectory, topic_prefix: str, max_event_bytes: int):
@@ -92,7 +114,7 @@ def make_intake(tenants: TenantDirectory, topic_prefix: str, max_event_bytes: in
                 continue
             if event.type == "clock.tick":
                 await uow.repos.advance_clock(event.tenantid, event.data.business_date)
-            uow.emit(event)  # to the canonical topic of its type, normalised (upcast, canonical JSON)
+            uow.emit_record(forwarded(event, msgs[i].value or b"", topic_prefix))
             metrics.ACCEPTED.labels(event.tenantid, event.type).inc()
             metrics.LATENCY.observe(max(0.0, (dt.datetime.now(dt.UTC) - msgs[i].received_at).total_seconds()))
             results[i] = (event.type, Outcome.APPLIED)
