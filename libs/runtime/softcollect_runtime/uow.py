@@ -115,6 +115,9 @@ class UnitOfWork(Generic[R]):
         return list(self._pending)
 
     async def commit(self) -> None:
+        # Repositories that keep aggregates in memory for the unit of work write them back now.
+        if (flush := getattr(self.repos, "flush", None)) is not None:
+            await flush()
         if self._pending:
             now = utcnow()
             rows = []

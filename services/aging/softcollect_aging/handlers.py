@@ -59,38 +59,30 @@ def emit(uow: UnitOfWork, outcomes: list[Outcome], cause: CloudEvent, tenantid: 
                            id=deterministic_id(SOURCE, cause.source, cause.id, customerid, str(n))))
 
 
-async def load(repo: AgingRepository, tenantid: str, customerid: str) -> Ledger:
-    state = await repo.load(tenantid, customerid)
-    return Ledger.from_dict(state) if state else Ledger(tenantid=tenantid, customerid=customerid)
-
-
-async def save(repo: AgingRepository, ledger: Ledger, policy: AgingPolicy) -> None:
-    has_balance = any(ledger.open_total(c) or ledger.unapplied(c) for c in ledger.currencies())
-    await repo.save(ledger.tenantid, ledger.customerid, ledger.to_dict(), ledger.next_review(policy), has_balance)
-
-
 def make_handlers(policies: Policies) -> dict[str, Callable]:
     async def on_debtor_event(event: CloudEvent, uow: UnitOfWork[AgingRepository]) -> None:
         repo = uow.repos
         # The tenant's business date; before its first tick, the date the fact happened.
         day = await repo.business_date(event.tenantid) or event.time.date()
         policy = policies.aging(event.tenantid)
-        ledger = await load(repo, event.tenantid, event.customerid)
+        ledger = await repo.ledger(event.tenantid, event.customerid)
         outcomes = apply(ledger, event.type, event.data, day, policy)
         await repo.record(event.tenantid, event.customerid, day, event.type,
                           event.data.model_dump(mode="json", exclude_none=True))
-        await save(repo, ledger, policy)
+        repo.changed(ledger, policy)
         emit(uow, outcomes, event, event.tenantid, event.customerid, day)
 
     async def on_tick(event: CloudEvent, uow: UnitOfWork[AgingRepository]) -> None:
         repo, tenantid, day = uow.repos, event.tenantid, event.data.business_date
         policy = policies.aging(tenantid)
         await repo.set_business_date(tenantid, day)
+        await repo.flush()  # the debtors' events of this batch so far count for the tick
         for customerid in await repo.due_for_review(tenantid, day):
-            ledger = await load(repo, tenantid, customerid)
+            ledger = await repo.ledger(tenantid, customerid)
             outcomes = domain.tick(ledger, day, policy) + domain.evaluate_lock(ledger, day, policy)
-            await save(repo, ledger, policy)
+            repo.changed(ledger, policy)
             emit(uow, outcomes, event, tenantid, customerid, day)
+        await repo.flush()
         await publish_day(uow, event, tenantid, day)
 
     handlers = {t: on_debtor_event for t in TRANSITIONS}

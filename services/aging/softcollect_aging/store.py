@@ -14,6 +14,9 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from softcollect_runtime.db import utcnow
+from softcollect_runtime.tenants import AgingPolicy
+
+from .domain import Ledger
 
 metadata = sa.MetaData()
 
@@ -48,8 +51,30 @@ tenant_days = sa.Table(
 
 
 class AgingRepository:
+    """Ledgers by debtor, loaded once per unit of work and written back once at its commit
+    (``flush``): a batch of a debtor's events costs one read and one write of its document."""
+
     def __init__(self, conn: AsyncConnection) -> None:
         self.conn = conn
+        self._ledgers: dict[tuple[str, str], Ledger] = {}
+        self._dirty: dict[tuple[str, str], AgingPolicy] = {}
+
+    async def ledger(self, tenantid: str, customerid: str) -> Ledger:
+        key = (tenantid, customerid)
+        if key not in self._ledgers:
+            state = await self.load(tenantid, customerid)
+            self._ledgers[key] = Ledger.from_dict(state) if state else Ledger(tenantid=tenantid, customerid=customerid)
+        return self._ledgers[key]
+
+    def changed(self, ledger: Ledger, policy: AgingPolicy) -> None:
+        self._dirty[(ledger.tenantid, ledger.customerid)] = policy
+
+    async def flush(self) -> None:
+        for key, policy in self._dirty.items():
+            ledger = self._ledgers[key]
+            has_balance = any(ledger.open_total(c) or ledger.unapplied(c) for c in ledger.currencies())
+            await self.save(*key, ledger.to_dict(), ledger.next_review(policy), has_balance)
+        self._dirty.clear()
 
     async def business_date(self, tenantid: str) -> dt.date | None:
         return await self.conn.scalar(
