@@ -67,8 +67,8 @@ def make_handlers(policies: Policies) -> dict[str, Callable]:
         policy = policies.aging(event.tenantid)
         ledger = await repo.ledger(event.tenantid, event.customerid)
         outcomes = apply(ledger, event.type, event.data, day, policy)
-        await repo.record(event.tenantid, event.customerid, day, event.type,
-                          event.data.model_dump(mode="json", exclude_none=True))
+        repo.record(event.tenantid, event.customerid, day, event.type,
+                    event.data.model_dump(mode="json", exclude_none=True))
         repo.changed(ledger, policy)
         emit(uow, outcomes, event, event.tenantid, event.customerid, day)
 

@@ -11,6 +11,7 @@ import datetime as dt
 from collections.abc import AsyncIterator
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from softcollect_runtime.db import utcnow
@@ -58,6 +59,8 @@ class AgingRepository:
         self.conn = conn
         self._ledgers: dict[tuple[str, str], Ledger] = {}
         self._dirty: dict[tuple[str, str], AgingPolicy] = {}
+        self._journal: list[dict] = []
+        self._days: dict[str, dt.date | None] = {}
 
     async def ledger(self, tenantid: str, customerid: str) -> Ledger:
         key = (tenantid, customerid)
@@ -70,17 +73,35 @@ class AgingRepository:
         self._dirty[(ledger.tenantid, ledger.customerid)] = policy
 
     async def flush(self) -> None:
-        for key, policy in self._dirty.items():
-            ledger = self._ledgers[key]
-            has_balance = any(ledger.open_total(c) or ledger.unapplied(c) for c in ledger.currencies())
-            await self.save(*key, ledger.to_dict(), ledger.next_review(policy), has_balance)
-        self._dirty.clear()
+        """Write back the changed ledgers and the journal entries, one statement each."""
+        if self._dirty:
+            now = utcnow()
+            rows = []
+            for (tenantid, customerid), policy in self._dirty.items():
+                ledger = self._ledgers[(tenantid, customerid)]
+                rows.append({"tenantid": tenantid, "customerid": customerid, "state": ledger.to_dict(),
+                             "next_review": ledger.next_review(policy), "updated_at": now,
+                             "has_balance": any(ledger.open_total(c) or ledger.unapplied(c)
+                                                for c in ledger.currencies())})
+            insert = postgresql.insert if self.conn.dialect.name == "postgresql" else sqlite.insert
+            stmt = insert(ledgers)
+            stmt = stmt.on_conflict_do_update(
+                index_elements=[ledgers.c.tenantid, ledgers.c.customerid],
+                set_={c: stmt.excluded[c] for c in ("state", "next_review", "has_balance", "updated_at")})
+            await self.conn.execute(stmt, rows)
+            self._dirty.clear()
+        if self._journal:
+            await self.conn.execute(sa.insert(journal), self._journal)
+            self._journal.clear()
 
     async def business_date(self, tenantid: str) -> dt.date | None:
-        return await self.conn.scalar(
-            sa.select(tenant_days.c.business_date).where(tenant_days.c.tenantid == tenantid))
+        if tenantid not in self._days:
+            self._days[tenantid] = await self.conn.scalar(
+                sa.select(tenant_days.c.business_date).where(tenant_days.c.tenantid == tenantid))
+        return self._days[tenantid]
 
     async def set_business_date(self, tenantid: str, date: dt.date) -> None:
+        self._days[tenantid] = date
         done = await self.conn.execute(
             sa.update(tenant_days).where(tenant_days.c.tenantid == tenantid).values(business_date=date))
         if done.rowcount == 0:
@@ -91,14 +112,6 @@ class AgingRepository:
         if self.conn.dialect.name == "postgresql":
             stmt = stmt.with_for_update()  # the tick and a debtor's own events may meet here
         return await self.conn.scalar(stmt)
-
-    async def save(self, tenantid: str, customerid: str, state: dict, next_review: dt.date | None,
-                   has_balance: bool) -> None:
-        values = {"state": state, "next_review": next_review, "has_balance": has_balance, "updated_at": utcnow()}
-        done = await self.conn.execute(sa.update(ledgers).where(
-            ledgers.c.tenantid == tenantid, ledgers.c.customerid == customerid).values(**values))
-        if done.rowcount == 0:
-            await self.conn.execute(sa.insert(ledgers).values(tenantid=tenantid, customerid=customerid, **values))
 
     async def due_for_review(self, tenantid: str, date: dt.date) -> list[str]:
         rows = await self.conn.scalars(sa.select(ledgers.c.customerid).where(
@@ -111,6 +124,7 @@ class AgingRepository:
         async for customerid, state in result:
             yield customerid, state
 
-    async def record(self, tenantid: str, customerid: str, date: dt.date, type_: str, data: dict) -> None:
-        await self.conn.execute(sa.insert(journal).values(
-            tenantid=tenantid, customerid=customerid, business_date=date, type=type_, data=data))
+    def record(self, tenantid: str, customerid: str, date: dt.date, type_: str, data: dict) -> None:
+        """Journal an event that changed a ledger (written at ``flush``, in order)."""
+        self._journal.append({"tenantid": tenantid, "customerid": customerid, "business_date": date,
+                              "type": type_, "data": data})
