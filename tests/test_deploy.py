@@ -13,7 +13,7 @@ SCHEMAS = REPO.parent / "shared" / "schemas"
 
 def test_compose_file_validates_against_the_compose_spec():
     doc = yaml.safe_load((REPO / "docker-compose.yml").read_text())
-    jsonschema.validate(doc, json.loads((SCHEMAS / "compose-spec.json").read_text()))
+    jsonschema.Draft7Validator(json.loads((SCHEMAS / "compose-spec.json").read_text())).validate(doc)
 
 
 def test_every_compose_service_runs_a_module_that_exists():
