@@ -53,6 +53,7 @@ from .inbound import (
     SettlementOffered,
 )
 from .money import Currency, DecimalString, Money, NonNegativeMoney, PositiveMoney, currency_precision
+from .outcome import Outcome, format_money
 from .outcomes import (
     AgingBuckets,
     AgingSnapshot,
@@ -191,6 +192,8 @@ __all__ = [
     "redact_contact_data",
     "register_upcaster",
     "REGISTRY",
+    "Outcome",
+    "format_money",
     "ReminderChannel",
     "ReminderFailed",
     "ReminderSent",

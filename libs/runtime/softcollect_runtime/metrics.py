@@ -15,6 +15,6 @@ PROCESSING_SECONDS = Histogram(
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
 )
 OUTBOX_PUBLISHED = Counter("softcollect_outbox_published_total", "Outbox records published.", ["service"])
-OUTBOX_PENDING = Gauge("softcollect_outbox_pending", "Outbox records waiting after the last relay pass "
-                       "(0 when the relay caught up).", ["service"])
+OUTBOX_PENDING = Gauge("softcollect_outbox_pending", "Outbox records still waiting after the last relay pass.",
+                       ["service"])
 READY = Gauge("softcollect_ready", "1 when the service is ready (database and broker reachable).", ["service"])

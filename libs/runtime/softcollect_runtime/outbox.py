@@ -78,6 +78,9 @@ class OutboxRelay:
             ]
             await asyncio.gather(*acks)
             await conn.execute(sa.delete(outbox).where(outbox.c.id.in_([r.id for r in rows])))
+            # a full batch means there may be a backlog: count it (cheap, the table is drained)
+            pending = await conn.scalar(sa.select(sa.func.count()).select_from(outbox)) \
+                if len(rows) == self._batch else 0
         metrics.OUTBOX_PUBLISHED.labels(self._service).inc(len(rows))
-        metrics.OUTBOX_PENDING.labels(self._service).set(0 if len(rows) < self._batch else len(rows))
+        metrics.OUTBOX_PENDING.labels(self._service).set(pending)
         return len(rows)

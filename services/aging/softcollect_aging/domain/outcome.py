@@ -5,36 +5,18 @@ validates against the registry model of its `type`."""
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
-from functools import cache
 from typing import TYPE_CHECKING, Any
 
-from softcollect_events import currency_precision
+# Shared by every service's domain; re-exported for this domain's modules.
+from softcollect_events import Outcome as Outcome
+from softcollect_events import format_money
+
+money = format_money  # the domain's short name for the wire's money string
 
 if TYPE_CHECKING:
     from .ledger import Item
-
-
-@dataclass(frozen=True)
-class Outcome:
-    """One outcome event: its type, its payload and the CloudEvents `subject`
-    (invoice id or payment id; None for customer- and tenant-level events)."""
-
-    type: str
-    data: dict[str, Any]
-    subject: str | None = None
-
-
-@cache
-def _quantum(currency: str) -> Decimal:
-    return Decimal(1).scaleb(-currency_precision(currency))
-
-
-def money(amount: Decimal, currency: str) -> str:
-    """The wire's plain decimal string at the currency's precision: "1250.00", JPY "1250"."""
-    return format(amount.quantize(_quantum(currency)), "f")
 
 
 def _item_ref(item: Item) -> dict[str, Any]:

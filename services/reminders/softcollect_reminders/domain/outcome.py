@@ -4,32 +4,11 @@ validates against `softcollect_events.REGISTRY[type].model`."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from decimal import Decimal
-from functools import cache
-from typing import Any
+# Shared by every service's domain; re-exported for this domain's modules.
+from softcollect_events import Outcome as Outcome
+from softcollect_events import format_money
 
-from softcollect_events import currency_precision
-
-
-@dataclass(frozen=True)
-class Outcome:
-    """One outcome event: its type, its payload and the CloudEvents `subject`
-    (the invoice id when the outcome concerns one invoice; None for debtor-level ones)."""
-
-    type: str
-    data: dict[str, Any]
-    subject: str | None = None
-
-
-@cache
-def _quantum(currency: str) -> Decimal:
-    return Decimal(1).scaleb(-currency_precision(currency))
-
-
-def money(amount: Decimal, currency: str) -> str:
-    """The wire's plain decimal string at the currency's precision: "1250.00", JPY "1250"."""
-    return format(amount.quantize(_quantum(currency)), "f")
+money = format_money  # the domain's short name for the wire's money string
 
 
 def subject_of(invoice_ids: list[str]) -> str | None:
