@@ -105,3 +105,16 @@ def test_a_single_event_object_is_accepted(ingest):
     r = post(ingest, as_json(ev), ingest.keys["acme"])
     assert r.status_code == 202
     assert r.json()["results"] == [{"index": 0, "id": ev.id, "status": "accepted"}]
+
+
+def test_the_openapi_document_is_served_and_current(ingest):
+    from softcollect_ingest.openapi import COMMITTED, document, render
+
+    r = httpx.get(ingest.worker.url + "/v1/openapi.yaml", timeout=10)
+    assert r.status_code == 200 and r.text == render()
+    assert COMMITTED.read_text() == render(), "run: python -m softcollect_ingest.openapi"
+    schemas = document()["components"]["schemas"]
+    for name, schema in schemas.items():
+        ref = schema.get("$ref", "")
+        if ref.startswith("../"):
+            assert (COMMITTED.parent / ref).resolve().is_file(), name

@@ -19,6 +19,7 @@ from .auth import KeyVerifier, tenant_prefix
 from .config import IngestSettings, TenantDirectory
 from .domain import customer_of, id_of, screen, type_of
 from .handlers import reject
+from .openapi import render
 
 PROBLEM = "application/problem+json"
 
@@ -32,6 +33,11 @@ def problem(view: View, status: int, title: str, detail: str, **extra: Any) -> R
 
 def register(app, runtime, settings: IngestSettings, tenants: TenantDirectory) -> None:
     keys = KeyVerifier()
+    spec = render()
+
+    @app.page("/v1/openapi.yaml")
+    async def openapi(web, request):
+        return web.text(spec, content_type="application/yaml")
 
     @app.page("/v1/events")
     class Events(View):
