@@ -42,6 +42,7 @@ def register(app, runtime, settings: IngestSettings, tenants: TenantDirectory) -
     @app.page("/v1/events")
     class Events(View):
         async def post(self, request: Request) -> Response:
+            await runtime.start()
             auth = request.headers.get("Authorization", "")
             key = auth[7:].strip() if auth.lower().startswith("bearer ") else ""
             claimed = tenant_prefix(key) if key else None
