@@ -374,13 +374,18 @@ def report(r: dict) -> str:
         f"({per_event:.2f} rows per event; the raw inserts take {r['ratio_raw_seconds_to_load_seconds']:.1%} "
         f"of the load's time)",
         f"  tick     {t['seconds']:.2f} s  {cpu(t)}; {t['outbox_rows_written']} outbox rows written",
-        f"    (a) phase moves        {pm['seconds']:7.2f} s  {pm['ledgers_due_for_review']} ledgers due for review, "
+        f"    (a) phase moves        {pm['seconds']:7.2f} s  (find, load, move, write back) "
+        f"{pm['ledgers_due_for_review']} ledgers due for review, "
         f"{pm['ledgers_with_a_move']} with a move; {pm['items_crossing']} items crossed "
         f"({pm['items_crossing_share']:.3%} of {r['open_items']})",
         f"    (b) snapshots and KPIs {sk['seconds']:7.2f} s  {sk['events']} events over {t['debtors']} debtors",
-        f"    claim, outbox write, commit {t['claim_outbox_write_and_commit']['seconds']:.2f} s",
+        f"    claim, outbox write (all {t['outbox_rows_written']} rows), commit "
+        f"{t['claim_outbox_write_and_commit']['seconds']:.2f} s",
         f"    events: {', '.join(f'{k} {v}' for k, v in t['events_by_type'].items())}",
     ]
+    if r["debtors"] < r["batch"]:
+        lines.append("  NOTE: fewer debtors than messages per batch: a batch holds a debtor's events more than once, "
+                     "which the unit of work reads and writes once — a kinder case than a stream of many debtors")
     return "\n".join(lines)
 
 

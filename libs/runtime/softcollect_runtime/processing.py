@@ -207,6 +207,9 @@ class MessageProcessor:
             handled.append((len(results), event, handler))
             results.append(None)
         claimed = await uow.claim_many([event for _, event, _ in handled])
+        # A repository may load what the whole batch needs in one query (aging: the ledgers).
+        if (prefetch := getattr(uow.repos, "prefetch", None)) is not None:
+            await prefetch([event for (_, event, _), fresh in zip(handled, claimed, strict=True) if fresh])
         for (index, event, handler), fresh in zip(handled, claimed, strict=True):
             if fresh:
                 await handler(event, uow)

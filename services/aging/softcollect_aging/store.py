@@ -14,6 +14,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from softcollect_events import TENANT_CUSTOMERID
 from softcollect_runtime.db import utcnow
 from softcollect_runtime.tenants import AgingPolicy
 
@@ -68,6 +69,22 @@ class AgingRepository:
             state = await self.load(tenantid, customerid)
             self._ledgers[key] = Ledger.from_dict(state) if state else Ledger(tenantid=tenantid, customerid=customerid)
         return self._ledgers[key]
+
+    async def prefetch(self, events: list) -> None:
+        """Load every ledger a batch's debtor events touch, in one (locking) query."""
+        wanted = sorted({(e.tenantid, e.customerid) for e in events
+                         if e.customerid != TENANT_CUSTOMERID} - self._ledgers.keys())
+        if not wanted:
+            return
+        stmt = sa.select(ledgers.c.tenantid, ledgers.c.customerid, ledgers.c.state).where(
+            sa.tuple_(ledgers.c.tenantid, ledgers.c.customerid).in_(wanted)).order_by(
+            ledgers.c.tenantid, ledgers.c.customerid)
+        if self.conn.dialect.name == "postgresql":
+            stmt = stmt.with_for_update()
+        for tenantid, customerid, state in await self.conn.execute(stmt):
+            self._ledgers[(tenantid, customerid)] = Ledger.from_dict(state)
+        for tenantid, customerid in wanted:  # debtors seen for the first time
+            self._ledgers.setdefault((tenantid, customerid), Ledger(tenantid=tenantid, customerid=customerid))
 
     def changed(self, ledger: Ledger, policy: AgingPolicy) -> None:
         self._dirty[(ledger.tenantid, ledger.customerid)] = policy
