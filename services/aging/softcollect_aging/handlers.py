@@ -77,7 +77,9 @@ def make_handlers(policies: Policies) -> dict[str, Callable]:
         policy = policies.aging(tenantid)
         await repo.set_business_date(tenantid, day)
         await repo.flush()  # the debtors' events of this batch so far count for the tick
-        for customerid in await repo.due_for_review(tenantid, day):
+        due = await repo.due_for_review(tenantid, day)
+        await repo.load_many([(tenantid, c) for c in due])
+        for customerid in due:
             ledger = await repo.ledger(tenantid, customerid)
             outcomes = domain.tick(ledger, day, policy) + domain.evaluate_lock(ledger, day, policy)
             repo.changed(ledger, policy)

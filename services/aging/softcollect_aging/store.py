@@ -72,8 +72,10 @@ class AgingRepository:
 
     async def prefetch(self, events: list) -> None:
         """Load every ledger a batch's debtor events touch, in one (locking) query."""
-        wanted = sorted({(e.tenantid, e.customerid) for e in events
-                         if e.customerid != TENANT_CUSTOMERID} - self._ledgers.keys())
+        await self.load_many({(e.tenantid, e.customerid) for e in events if e.customerid != TENANT_CUSTOMERID})
+
+    async def load_many(self, keys: set[tuple[str, str]] | list[tuple[str, str]]) -> None:
+        wanted = sorted(set(keys) - self._ledgers.keys())
         if not wanted:
             return
         stmt = sa.select(ledgers.c.tenantid, ledgers.c.customerid, ledgers.c.state).where(
