@@ -144,3 +144,19 @@ def test_other_currencies_do_not_count_against_the_limit():
     book.do(upsert_customer, customer("100.00"))
     book.do(issue_invoice, invoice("A", "800.00", DUE, issue=date(2026, 1, 20), currency="USD"))
     assert not book.ledger.locked
+
+
+def test_a_locked_ledger_is_reviewed_only_for_phase_changes():
+    from softcollect_aging.domain import Ledger, evaluate_lock, issue_invoice
+    from tests.aging.helpers import POLICY, TODAY, day
+
+    ledger = Ledger(tenantid="t", customerid="c")
+    issue_invoice(ledger, invoice("I1", "900.00", day(-26)), TODAY, POLICY)  # just_expired
+    issue_invoice(ledger, invoice("I2", "50.00", day(1)), TODAY, POLICY)  # expiring
+    evaluate_lock(ledger, TODAY, POLICY)
+    assert ledger.locked  # 900 ≥ 500 and 26 ≥ 25 days past due
+    # Locked, time alone cannot change the lock: the next review is I1 turning 31 days past due.
+    assert ledger.next_review(POLICY) == day(5)
+    # Unlocked, I2 falling overdue the day after its due date is a review date too.
+    ledger.locked = False
+    assert ledger.next_review(POLICY) == day(2)

@@ -319,8 +319,9 @@ class Ledger:
         dates = []
         for item in self.open_items():
             dates.append(next_phase_date(item.due_date, item.phase, policy.phases))
-            dates.append(item.due_date + timedelta(days=1))
-            dates.append(item.due_date + timedelta(days=policy.lock_min_days_past_due))
+            if not self.locked:  # passing time only makes the lock rules truer: a lock stays
+                dates.append(item.due_date + timedelta(days=1))
+                dates.append(item.due_date + timedelta(days=policy.lock_min_days_past_due))
         dates.extend(h.until + timedelta(days=1) for h in self.holds.values() if h.until is not None)
         last = self.last_business_date
         upcoming = [d for d in dates if d is not None and (last is None or d > last)]
