@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -48,7 +48,6 @@ class ServiceSpec:
     after_commit: Callable[[UnitOfWork[Any]], None] | None = None
     # Raw-bytes work instead of decode+claim+handler (ingest); see MessageProcessor.
     intake: Callable[[Runtime], Intake] | None = None
-    on_ready: list[Callable[[Runtime], Awaitable[None]]] = field(default_factory=list)
     # Topics beyond the catalogue that must exist before consuming (ingest: each tenant's inbound).
     extra_topics: Callable[[], list[str]] | None = None
     # Extra pages, timers and tasks on the faust app (HTTP intake, clocks, sweeps).
@@ -95,8 +94,6 @@ class Runtime:
                 self.settings.max_attempts, self.settings.retry_backoff_seconds, after_commit,
                 intake=self.spec.intake(self) if self.spec.intake else None)
             self._relay_task = asyncio.create_task(self.relay.run(), name=f"{self.spec.name}-outbox-relay")
-            for hook in self.spec.on_ready:
-                await hook(self)
             self.ready = True
             metrics.READY.labels(self.spec.name).set(1)
 
