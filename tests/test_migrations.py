@@ -11,12 +11,15 @@ import softcollect_aging.app
 import softcollect_aging.store
 import softcollect_ingest.app
 import softcollect_ingest.store
+import softcollect_reminders.app
+import softcollect_reminders.store
 from softcollect_runtime.db import migrate, runtime_metadata, sync_url
 from tests.support import unique
 
 SERVICES = {
     "ingest": (softcollect_ingest.app.MIGRATIONS, softcollect_ingest.store.metadata),
     "aging": (softcollect_aging.app.MIGRATIONS, softcollect_aging.store.metadata),
+    "reminders": (softcollect_reminders.app.MIGRATIONS, softcollect_reminders.store.metadata),
 }
 
 

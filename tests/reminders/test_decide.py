@@ -305,13 +305,14 @@ def test_no_contact_creates_verify_contact_task():
 
 def test_key_account_day_0_sent_then_account_manager_review():
     policy = policy_for(None, "key_account")
-    d = debtor(item(), segment="key_account", account_manager=True)
+    d = debtor(item(), segment="key_account", account_manager="am-bianchi")
     history(d, "INV-1", 0)
     assert of(run(d, day(0), policy), "reminder.sent")
     out = run(d, day(3), policy)
     assert reasons(out) == {"first_reminder": "key_account_approval"}
     [task] = of(out, "task.created")
     assert task.data["kind"] == "account_manager_review" and task.data["step"] == "first_reminder"
+    assert task.data["assignee"] == "am-bianchi"
     assert of(run(d, day(10), policy), "task.created")[0].data["kind"] == "phone_call"  # calls still go
 
 

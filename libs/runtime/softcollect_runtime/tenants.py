@@ -41,10 +41,18 @@ class AgingPolicy(_Strict):
 
 
 class ReminderPolicy(_Strict):
+    """The tenant's `reminders` section. Steps, segments and the other policy keys are
+    validated by the reminders service on load (its errors name the bad key, e.g.
+    `reminders.steps[2].day`), so they pass through here unchecked."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+
     minimum_amount: Decimal = Field(Decimal("5.00"), ge=0)
     frequency_cap_days: int = Field(3, ge=0)
     promise_grace_days: int = Field(2, ge=0)
     resubmission_quiet_days: int = Field(5, ge=0)
+    sender: str | None = Field(None, description="From of the tenant's e-mails, e.g. `Acme <credit@acme.example>`")
+    reply_to: str | None = Field(None, description="Reply-To of the tenant's e-mails")
 
 
 class DisputePolicy(_Strict):

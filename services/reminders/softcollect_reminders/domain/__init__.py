@@ -5,11 +5,15 @@ No IO, no wall clock: business time is always the explicit `business_date`
 
 Modules: `policy` (steps and thresholds, tenant/segment overrides),
 `debtor` (what the service learned from events, serialisable),
-`decide` (one debtor, one business day -> outcomes), `outcome`.
+`decide` (one debtor, one business day -> outcomes), `learn` (events -> view),
+`review` (next review date; a decided message re-checked before sending),
+`calendar` (business days), `outcome`.
 """
 
+from .calendar import business_days
 from .debtor import ACTIVE_PHASES, Contact, Debtor, Delivery, Hold, Notice, OpenItem, item_key
 from .decide import decide, next_business_day, task_priority
+from .learn import LEARNERS, learn
 from .outcome import Outcome, money
 from .policy import (
     DEFAULT_POLICY,
@@ -22,8 +26,16 @@ from .policy import (
     parse_overrides,
     policy_for,
 )
+from .review import confirm, lines_of, next_review, on_account
 
 __all__ = [
+    "LEARNERS",
+    "business_days",
+    "confirm",
+    "learn",
+    "lines_of",
+    "next_review",
+    "on_account",
     "ACTIVE_PHASES",
     "DEFAULT_POLICY",
     "DEFAULT_STEPS",

@@ -119,7 +119,7 @@ class Contact:
     language: str = "it"
     country: str | None = None
     segment: str | None = None
-    account_manager: bool = False
+    account_manager: str | None = None  # the account manager's id (key accounts' review tasks go to them)
 
 
 @dataclass
@@ -147,6 +147,9 @@ class Debtor:
     last_written_contact: date | None = None
     steps_done: dict[str, list[str]] = field(default_factory=dict)  # item key -> steps done or suppressed
     notices: dict[str, Notice] = field(default_factory=dict)  # item key -> last deferral notice
+    numbers: dict[str, str] = field(default_factory=dict)  # invoice_id -> the number the debtor knows
+    disputes: dict[str, tuple[str, Decimal]] = field(default_factory=dict)  # open dispute id -> (invoice, amount)
+    locked: bool = False  # aging locked the customer position
 
     @property
     def key(self) -> str:
@@ -195,6 +198,9 @@ class Debtor:
             "last_written_contact": _s(self.last_written_contact),
             "steps_done": {k: list(v) for k, v in self.steps_done.items()},
             "notices": {k: {"step": n.step, "reason": n.reason, "until": _s(n.until)} for k, n in self.notices.items()},
+            "numbers": dict(self.numbers),
+            "disputes": {k: [inv, str(amount)] for k, (inv, amount) in self.disputes.items()},
+            "locked": self.locked,
         }
 
     @classmethod
@@ -217,4 +223,7 @@ class Debtor:
             last_written_contact=_d(d.get("last_written_contact")),
             steps_done={k: list(v) for k, v in d.get("steps_done", {}).items()},
             notices={k: Notice(n["step"], n["reason"], _d(n.get("until"))) for k, n in d.get("notices", {}).items()},
+            numbers=dict(d.get("numbers", {})),
+            disputes={k: (inv, Decimal(a)) for k, (inv, a) in d.get("disputes", {}).items()},
+            locked=d.get("locked", False),
         )

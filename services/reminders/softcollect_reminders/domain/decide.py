@@ -125,6 +125,8 @@ class _Day:
             "amount": money(max(amount, ZERO), currency),
             "step": step.name,
         }
+        if kind == TaskKind.account_manager_review and self.debtor.contact.account_manager:
+            data["assignee"] = self.debtor.contact.account_manager
         self.out.append(Outcome("task.created", data, subject_of(ids)))
 
     # --- rules --------------------------------------------------------------

@@ -9,7 +9,7 @@ Override shape (the tenant file's `reminders` section)::
       promise_grace_days: 2
       resubmission_quiet_days: 5
       approval_after_day: null          # written steps after this day need an account manager
-      steps: [{name, day, action, priority?, template?}, ...]   # replaces the whole list
+      steps: [{name, day, action, priority?, template?, attach_statement?}, ...]   # replaces the whole list
       segments:
         key_account: {approval_after_day: 0}                    # the built-in default
         public_administration: {steps: [...], minimum_amount: "50.00"}
@@ -29,6 +29,7 @@ Action = Literal["email", "statement", "call_task", "delivery_check", "handover"
 WRITTEN_ACTIONS = frozenset({"email", "statement"})
 
 KEY_ACCOUNT = "key_account"
+TRANSPORT_KEYS = frozenset({"sender", "reply_to"})  # keys of the section for the e-mail adapter, not the policy
 
 
 class _Strict(BaseModel):
@@ -43,10 +44,15 @@ class StepSpec(_Strict):
     action: Action
     priority: int = Field(0, ge=0, le=100, description="base priority of the tasks the step creates")
     template: str | None = Field(None, pattern=r"^[A-Za-z0-9._-]{1,64}$", description="template name; default: name")
+    attach_statement: bool = Field(False, description="attach the statement of the open items (always for `statement`)")
 
     @property
     def template_name(self) -> str:
         return self.template or self.name
+
+    @property
+    def with_statement(self) -> bool:
+        return self.attach_statement or self.action == "statement"
 
     @property
     def written(self) -> bool:
@@ -72,7 +78,7 @@ DEFAULT_STEPS: tuple[StepSpec, ...] = (
     StepSpec(name="delivery_check", day=-15, action="delivery_check"),
     StepSpec(name="courtesy", day=-7, action="email"),
     StepSpec(name="due_today", day=0, action="email"),
-    StepSpec(name="first_reminder", day=3, action="email"),
+    StepSpec(name="first_reminder", day=3, action="email", attach_statement=True),
     StepSpec(name="first_call", day=10, action="call_task", priority=10),
     StepSpec(name="statement", day=11, action="statement"),
     StepSpec(name="second_reminder", day=15, action="email"),
@@ -150,7 +156,8 @@ def parse_overrides(
     """Validate a tenant's `reminders` section; raise PolicyError naming every bad key."""
     raw: Any = tenant_overrides or {}
     if isinstance(raw, BaseModel):
-        raw = raw.model_dump()
+        raw = raw.model_dump(exclude_unset=True)
+    raw = {k: v for k, v in raw.items() if k not in TRANSPORT_KEYS}
     try:
         return _TenantOverrides.model_validate(raw)
     except ValidationError as exc:
