@@ -14,6 +14,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+import urllib.request
 from collections import Counter
 
 import pytest
@@ -66,7 +67,14 @@ def body(msg) -> str:
     return msg.get_body(preferencelist=("plain",)).get_content()
 
 
-async def test_a_debtor_portfolio_through_48_days(stack):
+def metric(url: str, name: str) -> float:
+    with urllib.request.urlopen(url + "/metrics", timeout=5) as resp:
+        text = resp.read().decode()
+    return sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
+               if line.rsplit(" ", 1)[0] == name or ("{" not in name and line.startswith(name + "{")))
+
+
+async def test_a_debtor_portfolio_through_48_days(stack, record_property):
     services, smtp = stack
     await services.tick(day(-20))
     for customer, data in CUSTOMERS.items():
@@ -149,5 +157,14 @@ async def test_a_debtor_portfolio_through_48_days(stack):
     assert review["data"]["assignee"] == "am-verdi"
     assert ("smith", "phone_call") in kinds  # second_call, D+20
     assert not any(e["customerid"] == "rossi" for e in tasks)  # paid: nothing after D+4
+    # the duplicate window of a crash (sender.py): SMTP acceptance -> commit, measured per message
+    url = services.reminders.url
+    window_count = metric(url, "softcollect_reminders_mail_commit_window_seconds_count")
+    window_sum = metric(url, "softcollect_reminders_mail_commit_window_seconds_sum")
+    assert window_count == 10
+    record_property("mail_commit_window_mean_ms", round(1000 * window_sum / window_count, 2))
+    print(f"mail commit window: mean {1000 * window_sum / window_count:.2f} ms over {window_count:.0f} messages")
+    assert metric(url, 'softcollect_reminders_mails_total{status="sent",tenant="acme"}') == 10
+
     resubmissions = await services.outcomes("invoice.resubmission_requested")
     assert sorted(e["data"]["invoice_id"] for e in resubmissions) == ["K1", "N1", "S1", "S2"]  # R1 was delivered
