@@ -8,7 +8,14 @@
    validates against its registry model, locks and unlocks alternate, and the
    ledger survives its JSON document unchanged.
 
-2. Delivery order does not matter where the spec defines a unique outcome.
+2. Balances can be followed from the outcomes alone: driving the same histories
+   through the service's `apply` (the tick as its handler runs it), folding
+   `receivable.opened` and the latest `receivable.balance_changed` per item, and
+   the latest `customer.on_account_changed` per currency, gives after EVERY step
+   the ledger's open amount of every item and its unapplied cash and credits per
+   currency; no such event repeats the value it replaces, and ticks emit none.
+
+3. Delivery order does not matter where the spec defines a unique outcome.
    Cash application is order-dependent by design (rules 2-5 look at what is
    open when the money arrives, tolerance looks at the open amount then, and a
    reversal reopens what its payment hit, which depends on what came before),
@@ -28,11 +35,14 @@ from __future__ import annotations
 import json
 from datetime import timedelta
 from decimal import Decimal
+from types import SimpleNamespace
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from softcollect_aging.domain import (
+    CREDIT_NOTE,
+    PAYMENT,
     Ledger,
     cancel_invoice,
     close_dispute,
@@ -49,6 +59,7 @@ from softcollect_aging.domain import (
     tick,
     write_off,
 )
+from softcollect_aging.handlers import apply
 from softcollect_runtime.tenants import AgingPolicy
 from tests.aging.helpers import (
     TODAY,
@@ -193,6 +204,84 @@ def test_every_step_keeps_the_books(events, unmatched_cash, jumps):
             assert source.on_account >= 0
         assert Ledger.from_dict(json.loads(json.dumps(ledger.to_dict()))) == ledger
     validate(ledger.snapshot(on))
+
+
+# --- following balances from the outcomes ---------------------------------------
+
+
+def as_event(event: tuple) -> tuple[str, object]:
+    """A history step as the (type, data) the service's `apply` takes."""
+    kind, *args = event
+    ns = SimpleNamespace
+    return {
+        "invoice": lambda: ("invoice.issued", args[0]),
+        "cancel": lambda: ("invoice.cancelled", args[0]),
+        "credit": lambda: ("credit_note.issued", args[0]),
+        "pay": lambda: ("payment.received", args[0]),
+        "reverse": lambda: ("payment.reversed", args[0]),
+        "hold": lambda: ("hold.placed", args[0]),
+        "release": lambda: ("hold.released", args[0]),
+        "dispute": lambda: ("dispute.opened", ns(invoice_id=args[0], dispute_id=args[1], amount=args[2])),
+        "undispute": lambda: ("dispute.closed", ns(dispute_id=args[0])),
+        "plan": lambda: ("plan.activated", ns(plan_id=args[0], invoice_ids=args[1])),
+        "plan_end": lambda: ("plan.broken" if args[1] else "plan.completed", ns(plan_id=args[0])),
+        "write_off": lambda: ("settlement.completed", ns(invoice_ids=args[0])),
+    }[kind]()
+
+
+def _nonzero(figures: dict) -> dict:
+    """Without the zeros: an item never opened, or a currency never on account, reads as 0."""
+    return {k: v for k, v in figures.items() if v not in (0, (0, 0))}
+
+
+@SETTINGS
+@given(histories(), st.sampled_from(["on_account", "oldest_first"]), st.lists(st.integers(1, 20), max_size=30))
+def test_balances_can_be_followed_from_the_outcomes_alone(events, unmatched_cash, jumps):
+    policy = AgingPolicy(unmatched_cash=unmatched_cash)
+    ledger = Ledger("acme", "c1")
+    on = TODAY
+    items: dict[tuple, Decimal] = {}  # (invoice_id, installment) -> open amount, as a consumer folds it
+    money: dict[str, tuple[Decimal, Decimal]] = {}  # currency -> (unapplied cash, credits)
+    for n, event in enumerate(events):
+        if event[0] == "tick":
+            on += timedelta(days=jumps[n % len(jumps)] if jumps else 7)
+            out = tick(ledger, on, policy) + evaluate_lock(ledger, on, policy)
+            cause = "clock.tick"
+        else:
+            cause, data = as_event(event)
+            out = apply(ledger, cause, data, on, policy)
+        validate(out)
+        for o in out:
+            d = o.data
+            if o.type in ("receivable.opened", "receivable.balance_changed"):
+                key = (d["invoice_id"], d.get("installment"))
+                amount = Decimal(d["open_amount"])
+                if o.type == "receivable.opened":
+                    assert key not in items, "opened twice"
+                else:
+                    assert key in items, "a balance change before the opening"
+                    assert items[key] != amount, "a balance change that changes nothing"
+                    assert d["cause"] == cause and d["currency"] == ledger.items[key].currency
+                items[key] = amount
+            elif o.type == "customer.on_account_changed":
+                assert cause != "clock.tick"
+                figures = (Decimal(d["unapplied_cash"]), Decimal(d["credits"]))
+                assert money.get(d["currency"], (0, 0)) != figures, "an on-account change that changes nothing"
+                assert d["cause"] == cause
+                money[d["currency"]] = figures
+        if cause == "clock.tick":
+            assert not {"receivable.balance_changed", "customer.on_account_changed"} & {o.type for o in out}
+        # what the ledger says, computed here independently of the service's snapshot
+        assert _nonzero(items) == _nonzero({k: i.open_amount for k, i in ledger.items.items()})
+        truth = {}
+        for currency in ledger.currencies():
+            live = [s for s in ledger.sources.values() if s.currency == currency and not s.reversed]
+            cash = sum((s.on_account for s in live if s.kind == PAYMENT), Decimal(0))
+            credits = sum((s.on_account for s in live if s.kind == CREDIT_NOTE), Decimal(0))
+            assert cash + credits == ledger.unapplied(currency)
+            truth[currency] = (cash, credits)
+        assert _nonzero(money) == _nonzero(truth)
+        check_conservation(ledger)
 
 
 # --- delivery order ----------------------------------------------------------

@@ -115,7 +115,9 @@ async def test_a_redelivered_payment_is_applied_once(aging):
     later = await aging.send("payment.received", "C2", {**data, "payment_id": "P-3"}, "2026-05-20")
     await aging.wait(Topic.receivables, 1, lambda b: b["causationid"] == later.id and b["type"] == "payment.applied")
     applied = await aging.outcomes(Topic.receivables, lambda b: b["causationid"] == pay.id)
-    assert [b["type"] for b in applied] == ["payment.applied"]
+    assert [b["type"] for b in applied] == ["payment.applied", "receivable.balance_changed"]
+    assert applied[1]["data"] == {"invoice_id": "INV-3", "currency": "EUR", "open_amount": "200.00",
+                                  "cause": "payment.received"}
 
 
 async def test_a_restarted_worker_does_not_repeat_outcomes(aging):
@@ -129,3 +131,27 @@ async def test_a_restarted_worker_does_not_repeat_outcomes(aging):
     after = Counter(b["id"] for b in await aging.outcomes(Topic.receivables))
     assert all(n == 1 for n in after.values()), [i for i, n in after.items() if n > 1]
     assert set(before) <= set(after)
+
+
+async def test_open_amounts_and_money_on_account_are_streamed_with_their_cause(aging):
+    pay = await aging.send("payment.received", "C4", {"payment_id": "P-4", "amount": "500.00", "currency": "EUR",
+                                                      "value_date": "2026-05-20", "invoice_refs": ["INV-5"]},
+                           "2026-05-20")
+    outs = await aging.wait(Topic.receivables, 2, caused_by(pay))
+    assert [o["type"] for o in outs] == ["payment.unmatched", "customer.on_account_changed"]
+    assert outs[1]["data"] == {"currency": "EUR", "unapplied_cash": "500.00", "credits": "0.00",
+                               "cause": "payment.received"}
+    assert "subject" not in outs[1] and outs[1]["customerid"] == "C4"
+
+    inv = await aging.send("invoice.issued", "C4", {
+        "invoice_id": "INV-5", "number": "2026/5", "issue_date": "2026-05-01", "due_date": "2026-06-30",
+        "currency": "EUR", "amount": "800.00"}, "2026-05-20")
+    outs = await aging.wait(Topic.receivables, 4, caused_by(inv))
+    assert [o["type"] for o in outs] == ["receivable.opened", "payment.applied", "receivable.balance_changed",
+                                         "customer.on_account_changed"]
+    assert outs[2]["subject"] == "INV-5"
+    assert outs[2]["data"] == {"invoice_id": "INV-5", "currency": "EUR", "open_amount": "300.00",
+                               "cause": "invoice.issued"}
+    assert outs[3]["data"] == {"currency": "EUR", "unapplied_cash": "0.00", "credits": "0.00",
+                               "cause": "invoice.issued"}
+    assert len({o["id"] for o in outs}) == 4

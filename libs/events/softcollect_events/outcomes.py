@@ -5,6 +5,13 @@ Beyond the fields the contract names, every payload that carries money also
 carries its `currency` (a debtor may owe in several currencies and amounts
 of different currencies never mix), and item-level payloads carry the
 optional `installment` wherever the item may be one installment of an invoice.
+
+Following balances from `softcollect.receivables` alone (types added to the
+contract's list, additively): every item's open amount is the one of its
+`receivable.opened`, replaced by each later `receivable.balance_changed`;
+the debtor's money on account per currency (unapplied cash, open credits) is
+the latest `customer.on_account_changed`, 0 before the first one. Both carry
+the `cause`: the type of the event that changed the figures.
 """
 
 from __future__ import annotations
@@ -28,12 +35,30 @@ from .enums import (
 )
 from .inbound import Installment, installment_issues
 from .money import Currency, DecimalString, NonNegativeMoney, PositiveMoney
-from .scalars import Count, Days, Identifier, IsoDate, Language, MessageId, Ordinal, Percent, Step, Text, Timestamp
+from .scalars import (
+    Count,
+    Days,
+    EventTypeName,
+    Identifier,
+    IsoDate,
+    Language,
+    MessageId,
+    Ordinal,
+    Percent,
+    Step,
+    Text,
+    Timestamp,
+)
 
 InvoiceIds = list[Identifier]
 
 _CURRENCY = "ISO 4217 currency of every amount in this event."
 _INSTALLMENT = "1-based position of the installment in the invoice's `installments`; absent for a whole invoice."
+_CAUSE = (
+    "`type` of the event that changed it, e.g. `payment.received`, `credit_note.issued`, `payment.reversed`, "
+    "`invoice.cancelled`, `settlement.completed`; an open list (new types may appear). "
+    "The event itself is `causationid`."
+)
 
 
 def _field(description: str, **kwargs):
@@ -134,6 +159,39 @@ class ReceivableHandedOver(OutcomeData):
     reason: Text = _field("Why it was handed over, free text.")
 
 
+class ReceivableBalanceChanged(OutcomeData):
+    """A receivable's open amount changed. Emitted for every change of an item's open
+    amount after its `receivable.opened` (payment, credit note, reversal, cancellation,
+    write-off, money held for the invoice applied when it arrived), including to 0
+    (settled, cancelled, written off) and back from 0 (a reversal reopening a settled
+    item), after the other outcomes of the same cause. Not for the opening itself:
+    `receivable.opened` carries the first open amount, and money held for the invoice
+    is applied after it, so a `receivable.balance_changed` of the same cause may follow.
+    Consumers keep the latest value per item (`invoice_id` + `installment`)."""
+
+    model_config = examples(
+        {
+            "invoice_id": "INV-2024-000123",
+            "currency": "EUR",
+            "open_amount": "1000.00",
+            "cause": "credit_note.issued",
+        },
+        {
+            "invoice_id": "INV-2024-000124",
+            "installment": 2,
+            "currency": "EUR",
+            "open_amount": "0.00",
+            "cause": "payment.received",
+        },
+    )
+
+    invoice_id: Identifier = _field("Invoice the receivable belongs to.")
+    installment: Ordinal | None = _field(_INSTALLMENT, default=None)
+    currency: Currency = _field(_CURRENCY)
+    open_amount: NonNegativeMoney = _field("The item's open amount after the change.")
+    cause: EventTypeName = _field(_CAUSE)
+
+
 # --- cash application (aging) --------------------------------------------
 
 
@@ -186,6 +244,39 @@ class PaymentUnmatched(OutcomeData):
     currency: Currency = _field(_CURRENCY)
     amount: PositiveMoney = _field("Amount left unapplied.")
     reason: Text = _field("Why nothing matched, free text.")
+
+
+class CustomerOnAccountChanged(OutcomeData):
+    """The debtor's money on account changed in one currency. Emitted whenever its
+    unapplied cash or its open credits change, with both figures after the change:
+    up (overpayment, unmatched payment, payment or credit note held for an invoice
+    not received yet, credit note without invoice, money returned by a cancellation)
+    or down (applied to an item, reversed). Consumers keep the latest value per
+    currency; none received means 0."""
+
+    model_config = examples(
+        {
+            "currency": "EUR",
+            "unapplied_cash": "480.00",
+            "credits": "0.00",
+            "cause": "payment.received",
+        },
+        {
+            "currency": "EUR",
+            "unapplied_cash": "480.00",
+            "credits": "250.00",
+            "cause": "credit_note.issued",
+        },
+    )
+
+    currency: Currency = _field(_CURRENCY)
+    unapplied_cash: NonNegativeMoney = _field(
+        "Payments' money not applied to any item, including money held for invoices not received yet."
+    )
+    credits: NonNegativeMoney = _field(
+        "Credit notes' money not applied to any item, including credit held for invoices not received yet."
+    )
+    cause: EventTypeName = _field(_CAUSE)
 
 
 # --- positions (aging) ---------------------------------------------------

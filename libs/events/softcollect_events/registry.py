@@ -82,7 +82,8 @@ _ALL = [
     *_inbound(Topic.clock, {"clock.tick": i.ClockTick}),
     # ingest's own output
     *_written_by_softcollect(Topic.rejected, {"event.rejected": EventRejected}),
-    # outcomes (CONTRACT.md section 4)
+    # outcomes (CONTRACT.md section 4; receivable.balance_changed and
+    # customer.on_account_changed added to it, additively)
     *_written_by_softcollect(
         Topic.receivables,
         {
@@ -90,8 +91,10 @@ _ALL = [
             "receivable.phase_changed": o.ReceivablePhaseChanged,
             "receivable.settled": o.ReceivableSettled,
             "receivable.handed_over": o.ReceivableHandedOver,
+            "receivable.balance_changed": o.ReceivableBalanceChanged,
             "payment.applied": o.PaymentApplied,
             "payment.unmatched": o.PaymentUnmatched,
+            "customer.on_account_changed": o.CustomerOnAccountChanged,
         },
     ),
     *_written_by_softcollect(

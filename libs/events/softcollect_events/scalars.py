@@ -212,6 +212,17 @@ Step = Annotated[
         "step", r"[a-z][a-z0-9_]{0,63}", 'step must be a lower-case policy step name, e.g. "first_reminder"', max_len=64
     ),
 ]
+# Event types as CloudEvents `type` carries them, e.g. "payment.received". Checked by shape
+# only: an outcome naming its cause must not break when the contract adds a type.
+EventTypeName = Annotated[
+    str,
+    StringFormat(
+        "event_type",
+        r"[a-z][a-z0-9_]*(?:\.[a-z][a-z0-9_]*)+",
+        'event_type must be a lower-case dotted event type, e.g. "payment.received"',
+        max_len=64,
+    ),
+]
 # RFC 5322 Message-IDs can be long; they are opaque references here.
 MessageId = Annotated[
     str,

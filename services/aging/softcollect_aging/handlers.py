@@ -1,9 +1,10 @@
 """Aging's handlers: one per consumed type, each in the unit of work the runtime opens.
 
 A debtor's event loads its ledger, runs the domain transition, re-evaluates the lock,
-journals the event (for replays of any past date), saves, and emits the outcomes. The
-tick moves only the ledgers whose review date has come, then publishes the day's
-snapshots and KPIs.
+reports the open amounts and money on account it moved, journals the event (for replays
+of any past date), saves, and emits the outcomes. The tick moves only the ledgers whose
+review date has come (phases only: no balance changes to report), then publishes the
+day's snapshots and KPIs.
 """
 
 from __future__ import annotations
@@ -46,13 +47,17 @@ TRANSITIONS: dict[str, Transition] = {
 
 
 def apply(ledger: Ledger, type_: str, data: Any, day: dt.date, policy: AgingPolicy) -> list[Outcome]:
-    """One transition and the lock it may change."""
-    return TRANSITIONS[type_](ledger, data, day, policy) + domain.evaluate_lock(ledger, day, policy)
+    """One transition, the lock it may change, and the balances it moved (`receivable.balance_changed`,
+    `customer.on_account_changed`, last: the other outcomes keep the positions, hence the ids, they had)."""
+    before = domain.balances(ledger)
+    out = TRANSITIONS[type_](ledger, data, day, policy)
+    return out + domain.evaluate_lock(ledger, day, policy) + domain.balance_changes(before, ledger, type_, out)
 
 
 def emit(uow: UnitOfWork, outcomes: list[Outcome], cause: CloudEvent, tenantid: str, customerid: str,
          day: dt.date) -> None:
-    # Ids derive from the cause, so a replay after a crash re-emits the same events.
+    # Ids derive from the cause and the outcome's position in the transition's (deterministic) list, so a
+    # replay after a crash re-emits the same events, and two of one type from one cause never share an id.
     for n, out in enumerate(outcomes):
         uow.emit(new_event(out.type, out.data, source=SOURCE, tenantid=tenantid, customerid=customerid,
                            time=dt.datetime.combine(day, dt.time(), dt.UTC), subject=out.subject, caused_by=cause,

@@ -6,13 +6,16 @@ No IO, no wall clock: business time is always the explicit `business_date`
 Modules: `ledger` (state, aging, conservation, serialisation), `phases`,
 `matching` (references and the combination rule), `cash` (invoices, credit
 notes, payments, reversals), `locks` (holds, disputes, plans, customer, lock),
-`clock` (the tick), `kpis` (tenant KPIs), `outcome` (what transitions emit).
+`clock` (the tick), `kpis` (tenant KPIs), `outcome` (what transitions emit),
+`balances` (the open amounts and money on account consumers follow, and their changes).
 
 Every transition is `f(ledger, <event data or small inputs>, business_date,
 policy) -> list[Outcome]`; it mutates the ledger in place. The service calls
-`evaluate_lock` after each one.
+`evaluate_lock` after each one, and (except after the tick) `balance_changes`
+against the `balances` taken before it.
 """
 
+from .balances import Balances, balance_changes, balances
 from .cash import cancel_invoice, issue_credit_note, issue_invoice, receive_payment, reverse_payment, write_off
 from .clock import tick
 from .kpis import count_back_dso, portfolio_kpis
@@ -40,6 +43,7 @@ __all__ = [
     "LIVE",
     "PAYMENT",
     "TERMINAL",
+    "Balances",
     "DebtorSummary",
     "Dispute",
     "Hold",
@@ -49,6 +53,8 @@ __all__ = [
     "Outcome",
     "Source",
     "Totals",
+    "balance_changes",
+    "balances",
     "cancel_invoice",
     "close_dispute",
     "count_back_dso",

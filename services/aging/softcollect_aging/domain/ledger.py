@@ -224,6 +224,17 @@ class Ledger:
         """Unapplied cash and credits on account, including money held for invoices not arrived yet."""
         return sum((s.on_account for s in self.sources.values() if s.currency == currency and not s.reversed), ZERO)
 
+    def money_on_account(self) -> dict[str, tuple[Decimal, Decimal]]:
+        """Per currency with any money of the debtor's: (unapplied cash, credits), what
+        `unapplied` sums split by the source's kind (payments, credit notes)."""
+        out: dict[str, tuple[Decimal, Decimal]] = {}
+        for s in self.sources.values():
+            if s.reversed:
+                continue
+            cash, credits = out.get(s.currency, (ZERO, ZERO))
+            out[s.currency] = (cash + s.on_account, credits) if s.kind == PAYMENT else (cash, credits + s.on_account)
+        return out
+
     def on_account(self, currency: str) -> list[Source]:
         return [s for s in self.sources.values() if s.currency == currency and not s.reversed and s.on_account > 0]
 

@@ -69,6 +69,26 @@ def receivable_handed_over(item: Item, days_past_due: int, reason: str) -> Outco
     return Outcome("receivable.handed_over", data, item.invoice_id)
 
 
+def balance_changed(item: Item, cause: str) -> Outcome:
+    data = {
+        **_item_ref(item),
+        "currency": item.currency,
+        "open_amount": money(item.open_amount, item.currency),
+        "cause": cause,
+    }
+    return Outcome("receivable.balance_changed", data, item.invoice_id)
+
+
+def on_account_changed(currency: str, unapplied_cash: Decimal, credits: Decimal, cause: str) -> Outcome:
+    data = {
+        "currency": currency,
+        "unapplied_cash": money(unapplied_cash, currency),
+        "credits": money(credits, currency),
+        "cause": cause,
+    }
+    return Outcome("customer.on_account_changed", data, None)
+
+
 def payment_applied(payment_id: str, currency: str, allocations: Iterable[tuple[Item, Decimal]],
                     unapplied: Decimal, method: str, written_off: Decimal | None = None) -> Outcome:
     data: dict[str, Any] = {
