@@ -12,7 +12,7 @@ def _stack(args: argparse.Namespace) -> int:
     from . import stack
 
     if args.action == "up":
-        stack.up(db=args.db, kafka_port=args.kafka_port, partitions=args.partitions)
+        stack.up(db=args.db, kafka_port=args.kafka_port, partitions=args.partitions, smtp_port=args.smtp_port)
         return 0
     if args.action == "down":
         stack.down()
@@ -25,7 +25,7 @@ def _demo(args: argparse.Namespace) -> int:
 
     # The demo tenant's clock only moves forward: each demo starts from a clean local stack.
     stack.reset()
-    state = stack.up(db=args.db, kafka_port=args.kafka_port)
+    state = stack.up(db=args.db, kafka_port=args.kafka_port, smtp_port=args.smtp_port)
     return demo.play(state, days=args.days)
 
 
@@ -43,6 +43,10 @@ def _tenants(args: argparse.Namespace) -> int:
     return 0
 
 
+SMTP_PORT_HELP = ("port of the local SMTP sink reminders sends to (mail kept in $SOFTCOLLECT_HOME/mail); "
+                  "default: $SOFTCOLLECT_SMTP_PORT or 2525")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="softcollect", description="softcollect: event-driven soft collection")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -53,12 +57,14 @@ def build_parser() -> argparse.ArgumentParser:
                    help="embedded SQLite files (default) or a local PostgreSQL server")
     p.add_argument("--kafka-port", type=int, default=9092)
     p.add_argument("--partitions", type=int, default=6)
+    p.add_argument("--smtp-port", type=int, default=None, help=SMTP_PORT_HELP)
     p.set_defaults(func=_stack)
 
     p = sub.add_parser("demo", help="bring the stack up and play the demo portfolio through it")
     p.add_argument("--db", choices=["sqlite", "postgres"], default="sqlite")
     p.add_argument("--days", type=int, default=60, help="business days the demo clock advances")
     p.add_argument("--kafka-port", type=int, default=9092)
+    p.add_argument("--smtp-port", type=int, default=None, help=SMTP_PORT_HELP)
     p.set_defaults(func=_demo)
 
     p = sub.add_parser("tenants", help="validate and list the tenant configuration")

@@ -1,5 +1,10 @@
 """The demo portfolio: a small, fixed set of debtors of the ``demo`` tenant and what happens to
-them over 60 business days, as the inbound events a client's ERP would send."""
+them over 60 business days, as the inbound events a client's ERP would send.
+
+Each day starts with the tenant's ``clock.tick`` (as a live clock ticks at the start of the
+business day), then come that day's events. The simulated tenant's ERP ticks every calendar day
+(weekends too), so the reminder steps that fall on a weekend or on a public holiday show their
+deferral (`non_business_day`); it sends events on weekdays only."""
 
 from __future__ import annotations
 
@@ -17,6 +22,11 @@ START = dt.date(2026, 1, 5)  # a Monday
 class Day:
     business_date: dt.date
     events: list[dict] = field(default_factory=list)
+
+    @property
+    def business(self) -> bool:
+        """A working day of the client's office (Monday to Friday): the days it sends events."""
+        return self.business_date.weekday() < 5
 
 
 def _event(type_: str, customer: str, when: dt.date, data: dict, key: str) -> dict:
@@ -46,15 +56,21 @@ CUSTOMERS = [
     ("C-COMUNE", "Comune di Valmora", ["ragioneria@comune-valmora.example"], "it", "IT", "public_administration",
      None),
 ]
+# Key accounts' review tasks go to their account manager (reminders' `account_manager_review`).
+ACCOUNT_MANAGERS = {"C-GDO": "am-ferrari"}
 
 
 def build(days: int = 60) -> list[Day]:
-    """Day by day, what the client sends; each day ends with its ``clock.tick``."""
-    calendar = [Day(d) for d in _business_days(START, days)]
+    """Every calendar day from START through the `days`-th business day, with what the client
+    sends on it (business day `n` of the portfolio: the n-th weekday); each day starts with its
+    ``clock.tick``."""
+    business = _business_days(START, days)
+    calendar = [Day(START + dt.timedelta(days=n)) for n in range((business[-1] - START).days + 1)]
+    by_date = {d.business_date: d for d in calendar}
 
     def on(n: int, type_: str, customer: str, data: dict, key: str) -> None:
-        if n < len(calendar):
-            calendar[n].events.append(_event(type_, customer, calendar[n].business_date, data, key))
+        if n < len(business):
+            by_date[business[n]].events.append(_event(type_, customer, business[n], data, key))
 
     def due(n: int) -> str:
         return (START + dt.timedelta(days=n)).isoformat()
@@ -63,6 +79,8 @@ def build(days: int = 60) -> list[Day]:
         data = {"name": name, "emails": emails, "language": lang, "country": country, "segment": segment}
         if limit:
             data.update(credit_limit=limit, currency="EUR")
+        if cid in ACCOUNT_MANAGERS:
+            data["account_manager"] = ACCOUNT_MANAGERS[cid]
         on(0, "customer.upserted", cid, data, f"cust-{cid}")
 
     invoices = [  # customer, invoice, number, issued (day), due (calendar days from start), amount
@@ -84,8 +102,15 @@ def build(days: int = 60) -> list[Day]:
         "currency": "EUR", "amount": "3000.00", "installments": [
             {"due_date": due(31), "amount": "1000.00"}, {"due_date": due(46), "amount": "1000.00"},
             {"due_date": due(61), "amount": "1000.00"}]}, "INV-1009")
-    on(2, "invoice.delivery_reported", "C-ROSSI", {"invoice_id": "INV-1001", "status": "delivered",
-                                                   "channel": "sdi"}, "dlv-1001")
+    # Delivery reports: most invoices reach their debtor at once; Rossi's two a couple of days
+    # later (reminders asks to resubmit INV-1001 in the meantime); the municipality's portal
+    # rejects INV-1008 and Müller's INV-1009 is never confirmed (resubmission requests).
+    for n, cid, inv, channel in [(0, "C-BIANCHI", "INV-1003", "sdi"), (0, "C-MUELLER", "INV-1004", "email"),
+                                 (0, "C-GDO", "INV-1005", "sdi"), (0, "C-VERDI", "INV-1006", "pec"),
+                                 (0, "C-VERDI", "INV-1007", "pec"), (2, "C-ROSSI", "INV-1001", "sdi"),
+                                 (2, "C-ROSSI", "INV-1002", "sdi")]:
+        on(n, "invoice.delivery_reported", cid, {"invoice_id": inv, "status": "delivered", "channel": channel},
+           f"dlv-{inv[4:]}")
     on(2, "invoice.delivery_reported", "C-COMUNE", {"invoice_id": "INV-1008", "status": "rejected",
                                                     "channel": "sdi"}, "dlv-1008")
     # Rossi pays the first invoice early, quoting it; the second with a typo in the remittance.
@@ -115,11 +140,12 @@ def build(days: int = 60) -> list[Day]:
     on(22, "payment.received", "C-BIANCHI", {"payment_id": "PAY-505", "amount": "1200.00", "currency": "EUR",
                                             "value_date": due(30), "invoice_refs": ["INV-1003"]}, "PAY-505")
     # A client mistake the gate catches: money as a JSON number.
-    bad = _event("payment.received", "C-MUELLER", calendar[5].business_date,
-                 {"payment_id": "PAY-506", "amount": 4200.0, "currency": "EUR", "value_date": due(11)}, "PAY-506")
-    calendar[5].events.append(bad)
+    if len(business) > 5:
+        bad = _event("payment.received", "C-MUELLER", business[5],
+                     {"payment_id": "PAY-506", "amount": 4200.0, "currency": "EUR", "value_date": due(11)}, "PAY-506")
+        by_date[business[5]].events.append(bad)
 
     for day in calendar:
-        day.events.append(_event("clock.tick", TENANT_CUSTOMERID, day.business_date,
-                                 {"business_date": day.business_date.isoformat()}, f"tick-{day.business_date}"))
+        day.events.insert(0, _event("clock.tick", TENANT_CUSTOMERID, day.business_date,
+                                    {"business_date": day.business_date.isoformat()}, f"tick-{day.business_date}"))
     return calendar

@@ -133,7 +133,7 @@ class MailSender:
                 stmt = stmt.with_for_update(skip_locked=True)
             found = (await uow.conn.execute(stmt)).first()
             row = SimpleNamespace(**found._mapping) if found is not None else None
-            if row is None or row.status not in (PENDING, SENDING) or row.next_attempt_at > utcnow():
+            if row is None or row.status not in (PENDING, SENDING) or _aware(row.next_attempt_at) > utcnow():
                 return None  # another sender has it, or it is done
             if row.status == SENDING:
                 RESUMED.inc()
@@ -228,6 +228,11 @@ class MailSender:
         if retry_at is not None:
             data["retry_at"] = retry_at.isoformat()
         self._emit(uow, row, [Outcome("reminder.failed", data, None)], f"failed-{attempt}")
+
+
+def _aware(moment: dt.datetime) -> dt.datetime:
+    """SQLite hands timestamps back without their zone; they were written in UTC."""
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=dt.UTC)
 
 
 def _no_contact(step: str, out: Outcome) -> Outcome:
