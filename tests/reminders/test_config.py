@@ -53,3 +53,11 @@ def test_a_hostile_tenant_template_stops_the_start(tmp_path):
     with pytest.raises(TemplateError) as err:
         build(s)
     assert "acme" in str(err.value) and "courtesy.j2" in str(err.value)
+
+
+def test_softcollect_tenants_names_a_bad_reminders_key(tmp_path, capsys):
+    from softcollect_cli.main import main
+
+    settings(tmp_path, "name: Acme\nreminders:\n  steps:\n    - {name: first, day: soon, action: email}\n")
+    assert main(["tenants", "--config-dir", str(tmp_path)]) == 1
+    assert "tenants/acme.yaml: reminders.steps[0].day" in capsys.readouterr().err

@@ -38,6 +38,18 @@ def _tenants(args: argparse.Namespace) -> int:
     except TenantConfigError as err:
         print(err, file=sys.stderr)
         return 1
+    try:  # the reminders section's policy keys are the reminders service's to check
+        from softcollect_reminders.domain import PolicyError, parse_overrides
+    except ImportError:
+        parse_overrides = None
+    for tid, t in tenants.items():
+        if parse_overrides is None:
+            break
+        try:
+            parse_overrides(t.reminders, root=f"{config_dir}/tenants/{tid}.yaml: reminders")
+        except PolicyError as err:
+            print(err, file=sys.stderr)
+            return 1
     for tid, t in tenants.items():
         print(f"{tid}: {t.name} ({t.country}, {t.timezone}, {'simulated' if t.simulated else 'live'} clock)")
     return 0
