@@ -82,8 +82,7 @@ def make_handlers(policies: Policies) -> dict[str, Callable]:
         policy = policies.aging(tenantid)
         await repo.set_business_date(tenantid, day)
         await repo.flush()  # the debtors' events of this batch so far count for the tick
-        due = await repo.due_for_review(tenantid, day)
-        await repo.load_many([(tenantid, c) for c in due])
+        due = await repo.load_due(tenantid, day)
         for customerid in due:
             ledger = await repo.ledger(tenantid, customerid)
             outcomes = domain.tick(ledger, day, policy) + domain.evaluate_lock(ledger, day, policy)

@@ -21,6 +21,7 @@ from softcollect_runtime.tenants import AgingPolicy
 from .domain import Ledger
 
 metadata = sa.MetaData()
+LOAD_CHUNK = 1000  # keys per SELECT … IN
 
 ledgers = sa.Table(
     "ledgers", metadata,
@@ -78,13 +79,15 @@ class AgingRepository:
         wanted = sorted(set(keys) - self._ledgers.keys())
         if not wanted:
             return
-        stmt = sa.select(ledgers.c.tenantid, ledgers.c.customerid, ledgers.c.state).where(
-            sa.tuple_(ledgers.c.tenantid, ledgers.c.customerid).in_(wanted)).order_by(
-            ledgers.c.tenantid, ledgers.c.customerid)
-        if self.conn.dialect.name == "postgresql":
-            stmt = stmt.with_for_update()
-        for tenantid, customerid, state in await self.conn.execute(stmt):
-            self._ledgers[(tenantid, customerid)] = Ledger.from_dict(state)
+        for start in range(0, len(wanted), LOAD_CHUNK):  # PostgreSQL refuses huge row-value IN lists
+            chunk = wanted[start:start + LOAD_CHUNK]
+            stmt = sa.select(ledgers.c.tenantid, ledgers.c.customerid, ledgers.c.state).where(
+                sa.tuple_(ledgers.c.tenantid, ledgers.c.customerid).in_(chunk)).order_by(
+                ledgers.c.tenantid, ledgers.c.customerid)
+            if self.conn.dialect.name == "postgresql":
+                stmt = stmt.with_for_update()
+            for tenantid, customerid, state in await self.conn.execute(stmt):
+                self._ledgers[(tenantid, customerid)] = Ledger.from_dict(state)
         for tenantid, customerid in wanted:  # debtors seen for the first time
             self._ledgers.setdefault((tenantid, customerid), Ledger(tenantid=tenantid, customerid=customerid))
 
@@ -132,10 +135,18 @@ class AgingRepository:
             stmt = stmt.with_for_update()  # the tick and a debtor's own events may meet here
         return await self.conn.scalar(stmt)
 
-    async def due_for_review(self, tenantid: str, date: dt.date) -> list[str]:
-        rows = await self.conn.scalars(sa.select(ledgers.c.customerid).where(
-            ledgers.c.tenantid == tenantid, ledgers.c.next_review <= date).order_by(ledgers.c.customerid))
-        return list(rows)
+    async def load_due(self, tenantid: str, date: dt.date) -> list[str]:
+        """Load (locked) the ledgers whose review date has come, in one query; their debtors."""
+        stmt = sa.select(ledgers.c.customerid, ledgers.c.state).where(
+            ledgers.c.tenantid == tenantid, ledgers.c.next_review <= date).order_by(ledgers.c.customerid)
+        if self.conn.dialect.name == "postgresql":
+            stmt = stmt.with_for_update()
+        due = []
+        for customerid, state in await self.conn.execute(stmt):
+            due.append(customerid)
+            if (tenantid, customerid) not in self._ledgers:  # one changed earlier in this unit of work wins
+                self._ledgers[(tenantid, customerid)] = Ledger.from_dict(state)
+        return due
 
     async def with_balance(self, tenantid: str) -> AsyncIterator[tuple[str, dict]]:
         result = await self.conn.stream(sa.select(ledgers.c.customerid, ledgers.c.state).where(

@@ -69,8 +69,7 @@ def make_handlers(tenants: Tenants) -> dict[str, Callable]:
         config = tenants.config(tenantid)
         await repo.set_business_date(tenantid, day)
         await repo.flush()  # the debtors' events of this batch so far count for the tick
-        due = await repo.due_for_review(tenantid, day)
-        await repo.load_many([(tenantid, c) for c in due])
+        due = await repo.load_due(tenantid, day)
         cause = event.model_dump(mode="json", by_alias=True, exclude_none=True)
         for customerid in due:
             debtor = await repo.debtor(tenantid, customerid)

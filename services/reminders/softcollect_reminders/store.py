@@ -26,6 +26,7 @@ from softcollect_runtime.db import utcnow
 from .domain import Debtor, Policy, next_review
 
 metadata = sa.MetaData()
+LOAD_CHUNK = 1000  # keys per SELECT … IN
 
 debtors = sa.Table(
     "debtors", metadata,
@@ -93,7 +94,8 @@ class RemindersRepository:
     # --- debtor views --------------------------------------------------------
 
     async def debtor(self, tenantid: str, customerid: str) -> Debtor:
-        await self.load_many([(tenantid, customerid)])
+        if (tenantid, customerid) not in self._debtors:
+            await self.load_many([(tenantid, customerid)])
         return self._debtors[(tenantid, customerid)]
 
     async def prefetch(self, events: list) -> None:
@@ -104,13 +106,14 @@ class RemindersRepository:
         wanted = sorted(set(keys) - self._debtors.keys())
         if not wanted:
             return
-        stmt = sa.select(debtors.c.tenantid, debtors.c.customerid, debtors.c.state).where(
-            sa.tuple_(debtors.c.tenantid, debtors.c.customerid).in_(wanted)).order_by(
-            debtors.c.tenantid, debtors.c.customerid)
-        if self.conn.dialect.name == "postgresql":
-            stmt = stmt.with_for_update()  # the tick, the sender and a debtor's own events may meet here
-        for tenantid, customerid, state in await self.conn.execute(stmt):
-            self._debtors[(tenantid, customerid)] = Debtor.from_dict(state)
+        for start in range(0, len(wanted), LOAD_CHUNK):  # PostgreSQL refuses huge row-value IN lists
+            stmt = sa.select(debtors.c.tenantid, debtors.c.customerid, debtors.c.state).where(
+                sa.tuple_(debtors.c.tenantid, debtors.c.customerid).in_(wanted[start:start + LOAD_CHUNK])).order_by(
+                debtors.c.tenantid, debtors.c.customerid)
+            if self.conn.dialect.name == "postgresql":
+                stmt = stmt.with_for_update()  # the tick, the sender and a debtor's own events may meet here
+            for tenantid, customerid, state in await self.conn.execute(stmt):
+                self._debtors[(tenantid, customerid)] = Debtor.from_dict(state)
         for tenantid, customerid in wanted:
             self._debtors.setdefault((tenantid, customerid), Debtor(tenantid, customerid))
 
@@ -134,10 +137,18 @@ class RemindersRepository:
             await self.conn.execute(stmt, self._messages)
             self._messages.clear()
 
-    async def due_for_review(self, tenantid: str, day: dt.date) -> list[str]:
-        rows = await self.conn.scalars(sa.select(debtors.c.customerid).where(
-            debtors.c.tenantid == tenantid, debtors.c.next_review <= day).order_by(debtors.c.customerid))
-        return list(rows)
+    async def load_due(self, tenantid: str, day: dt.date) -> list[str]:
+        """Load (locked) the views whose review date has come, in one query; their debtors."""
+        stmt = sa.select(debtors.c.customerid, debtors.c.state).where(
+            debtors.c.tenantid == tenantid, debtors.c.next_review <= day).order_by(debtors.c.customerid)
+        if self.conn.dialect.name == "postgresql":
+            stmt = stmt.with_for_update()
+        due = []
+        for customerid, state in await self.conn.execute(stmt):
+            due.append(customerid)
+            if (tenantid, customerid) not in self._debtors:  # one changed earlier in this unit of work wins
+                self._debtors[(tenantid, customerid)] = Debtor.from_dict(state)
+        return due
 
     # --- tenants' business dates --------------------------------------------
 
