@@ -42,8 +42,8 @@ def build(settings: ReminderSettings | None = None) -> tuple[ServiceSpec, Remind
             await runtime.start()
             await sender.run()
 
-    def after_commit(uow) -> None:  # a tick may have queued messages
-        if "sender" in holder:
+    def after_commit(uow) -> None:  # a tick queued messages: send them now, not at the next poll
+        if "sender" in holder and getattr(uow.repos, "queued", 0):
             holder["sender"].wake()
 
     spec = ServiceSpec(

@@ -90,6 +90,7 @@ class RemindersRepository:
         self._dirty: dict[tuple[str, str], Policy] = {}
         self._days: dict[str, dt.date | None] = {}
         self._messages: list[dict[str, Any]] = []
+        self.queued = 0  # messages queued in this unit of work (the sender is woken only then)
 
     # --- debtor views --------------------------------------------------------
 
@@ -135,6 +136,7 @@ class RemindersRepository:
         if self._messages:
             stmt = _insert(self.conn)(messages).on_conflict_do_nothing(index_elements=[messages.c.message_key])
             await self.conn.execute(stmt, self._messages)
+            self.queued += len(self._messages)
             self._messages.clear()
 
     async def load_due(self, tenantid: str, day: dt.date) -> list[str]:
