@@ -70,12 +70,24 @@ async def test_server_down_then_back_nothing_lost_nothing_twice(tmp_path, pg_url
         await eventually(lambda: status(services) == ["sent"], timeout=60)
         mails = smtp.messages()
         assert len(mails) == 1 and mails[0]["X-Softcollect-Step"] == "courtesy"
-        sent = await services.outcomes("reminder.sent")
+        sent = await published(services, "reminder.sent")  # the outbox relay publishes after the commit
         assert len(sent) == 1 and sent[0]["data"]["message_id"] == mails[0]["Message-ID"]
         assert sent[0]["data"]["amount_due"] == "1200.00"
     finally:
         services.stop()
         smtp.stop()
+
+
+async def published(services: Services, type_: str) -> list[dict]:
+    """The events of `type_` once at least one is on the topic (the relay publishes after the commit)."""
+    async def some() -> list[dict] | None:
+        return await services.outcomes(type_) or None
+    return await eventually(some, timeout=30)
+
+
+async def _courtesy_suppressed(services: Services) -> list[dict] | None:
+    found = [e for e in await services.outcomes("reminder.suppressed") if e["data"]["step"] == "courtesy"]
+    return found or None
 
 
 async def _failed(services: Services, n: int) -> list[dict] | None:
@@ -97,7 +109,7 @@ async def test_permanent_refusal_is_failed_once_without_retry(tmp_path, pg_url, 
         await one_debtor(services)
         await tick_no_wait(services, COURTESY)
         await eventually(lambda: status(services) == ["failed"], timeout=60)
-        [failed] = await services.outcomes("reminder.failed")
+        [failed] = await published(services, "reminder.failed")
         assert "retry_at" not in failed["data"] and "550" in failed["data"]["error"]
         assert not await services.outcomes("reminder.sent")
     finally:
@@ -127,7 +139,7 @@ async def test_a_payment_between_decision_and_send_stops_the_email(tmp_path, pg_
         await eventually(lambda: status(services) == ["cancelled"], timeout=60)
         assert smtp.messages() == []
         assert not await services.outcomes("reminder.sent")
-        suppressed = [e for e in await services.outcomes("reminder.suppressed") if e["data"]["step"] == "courtesy"]
+        suppressed = await eventually(lambda: _courtesy_suppressed(services), timeout=30)
         assert [e["data"]["reason"] for e in suppressed] == ["below_minimum"]  # nothing left to ask for
     finally:
         services.stop()
@@ -171,7 +183,7 @@ async def test_crash_after_acceptance_sends_once_more_with_the_same_message_id(t
         await eventually(lambda: status(services) == ["sent"], timeout=60)
         ids = Counter(m.split("Message-ID: ", 1)[1].split("\n", 1)[0].strip() for m in handler.messages)
         assert len(handler.messages) == 2 and len(ids) == 1  # the documented duplicate, recognisable
-        sent = await services.outcomes("reminder.sent")
+        sent = await published(services, "reminder.sent")
         assert len(sent) == 1 and sent[0]["data"]["message_id"] == next(iter(ids))
     finally:
         services.stop()
