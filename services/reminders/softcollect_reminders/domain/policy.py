@@ -23,7 +23,7 @@ from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator
 
 Action = Literal["email", "statement", "call_task", "delivery_check", "handover"]
 WRITTEN_ACTIONS = frozenset({"email", "statement"})
@@ -100,15 +100,20 @@ class Policy(_Strict):
         None, description="written steps with a later day go to the account manager instead (key accounts: 0)"
     )
     segment: str | None = None
+    _ranks: dict[str, int] = PrivateAttr(default_factory=dict)
 
     @field_validator("steps")
     @classmethod
     def _steps_ok(cls, steps: Any) -> Any:
         return _check_steps(steps)
 
+    def model_post_init(self, _context: Any) -> None:
+        # by name: `steps.index` compares the pydantic models field by field, on every decision
+        self._ranks = {s.name: n for n, s in enumerate(self.steps)}
+
     def rank(self, step: StepSpec) -> int:
         """Position of a step in the policy: higher = later = stronger."""
-        return self.steps.index(step)
+        return self._ranks[step.name]
 
 
 class _Overrides(_Strict):
