@@ -15,9 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from . import metrics
 from .db import outbox
-from .logs import get_logger
-
-log = get_logger(__name__)
+from .polling import poll_batches
 
 
 class OutboxRelay:
@@ -37,24 +35,7 @@ class OutboxRelay:
         self._wake.set()
 
     async def run(self) -> None:
-        failures = 0
-        while True:
-            try:
-                published = await self.publish_batch()
-                failures = 0
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:  # broker or database away: keep the rows, try again
-                failures += 1
-                log.warning("outbox publish failed", error=repr(exc), attempt=failures)
-                await asyncio.sleep(min(30.0, self._poll * 2 ** min(failures, 6)))
-                continue
-            if published < self._batch:
-                self._wake.clear()
-                try:
-                    await asyncio.wait_for(self._wake.wait(), self._poll)
-                except TimeoutError:
-                    pass
+        await poll_batches(self.publish_batch, self._batch, self._poll, self._wake, "outbox publish")
 
     async def publish_batch(self) -> int:
         async with self._engine.begin() as conn:

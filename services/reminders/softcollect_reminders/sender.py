@@ -38,6 +38,7 @@ from prometheus_client import Counter, Histogram
 from softcollect_events import CloudEvent, deterministic_id, new_event
 from softcollect_runtime.db import utcnow
 from softcollect_runtime.logs import get_logger
+from softcollect_runtime.polling import poll_batches
 from softcollect_runtime.uow import UnitOfWork
 
 from . import domain
@@ -76,24 +77,8 @@ class MailSender:
         self._wake.set()
 
     async def run(self) -> None:
-        failures = 0
-        while True:
-            try:
-                handled = await self.send_due()
-                failures = 0
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:  # database away: the queue keeps the messages
-                failures += 1
-                log.warning("mail sender failed", error=repr(exc), attempt=failures)
-                await asyncio.sleep(min(30.0, self._settings.poll_seconds * 2 ** min(failures, 6)))
-                continue
-            if handled < self._settings.batch_size:
-                self._wake.clear()
-                try:
-                    await asyncio.wait_for(self._wake.wait(), self._settings.poll_seconds)
-                except TimeoutError:
-                    pass
+        await poll_batches(self.send_due, self._settings.batch_size, self._settings.poll_seconds, self._wake,
+                           "mail sender")
 
     async def send_due(self) -> int:
         """Send every message whose attempt is due; the number taken."""
