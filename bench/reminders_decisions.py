@@ -39,7 +39,6 @@ import platform
 import random
 import resource
 import shutil
-import signal
 import tempfile
 import time
 import uuid
@@ -51,6 +50,7 @@ from pathlib import Path
 import sqlalchemy as sa
 from aging_load import Backends, Stopwatch, profiled, raw
 from ingest_throughput import DEFAULT_PG, REPO, code_state, drop_schema
+from reminders_latency import stop_on_sigterm
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -438,13 +438,6 @@ def report(r: dict) -> str:
                      f"{r['ratio_decisions_per_s_to_raw_debtor_rows_per_s']:.3f} (the raw inserts take "
                      f"{r['ratio_raw_seconds_to_tick_seconds']:.1%} of the tick's time)")
     return "\n".join(lines)
-
-
-def stop_on_sigterm() -> None:
-    """A SIGTERM ends the run like Ctrl-C: the cleanup (processes, topics, schemas) still runs."""
-    def stop(signum, frame):
-        raise SystemExit(128 + signum)
-    signal.signal(signal.SIGTERM, stop)
 
 
 def main() -> None:
