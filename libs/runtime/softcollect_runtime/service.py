@@ -84,7 +84,8 @@ class Runtime:
                                        self.spec.name)
 
             def after_commit(uow: UnitOfWork[Any]) -> None:
-                if uow.emitted:
+                if uow.outbox_ids:
+                    self.relay.remember(uow.outbox_ids, uow.outbox_records)
                     self.relay.wake()
                 if self.spec.after_commit:
                     self.spec.after_commit(uow)

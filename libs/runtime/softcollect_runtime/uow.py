@@ -16,7 +16,19 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from softcollect_events import CloudEvent, KafkaRecord, encode
 
-from .db import outbox, processed_events, utcnow
+from .db import processed_events, utcnow
+from .outbox import write_outbox
+
+# The batch's rows as arrays in one statement (see outbox._INSERT_PG for why).
+_CLAIM_PG = sa.text(
+    "INSERT INTO processed_events (tenantid, source, event_id, type, processed_at) "
+    "SELECT tenantid, source, event_id, type, :processed_at "
+    "FROM unnest(:tenantids, :sources, :event_ids, :types) AS e(tenantid, source, event_id, type) "
+    "ON CONFLICT DO NOTHING RETURNING tenantid, source, event_id"
+).bindparams(
+    *(sa.bindparam(name, type_=postgresql.ARRAY(sa.Text)) for name in ("tenantids", "sources", "event_ids", "types")),
+    sa.bindparam("processed_at", type_=sa.DateTime(timezone=True)),
+)
 
 R = TypeVar("R")
 
@@ -40,6 +52,9 @@ class UnitOfWork(Generic[R]):
         self.committed = False
         self.event: CloudEvent | None = None  # the event claimed last in this unit of work
         self.claimed: list[CloudEvent] = []
+        # after commit: what went into the outbox, for the relay to publish without reading it back
+        self.outbox_ids: list[int] = []
+        self.outbox_records: list[KafkaRecord] = []
 
     async def __aenter__(self) -> UnitOfWork[R]:
         self.conn = await self._engine.connect()
@@ -86,15 +101,21 @@ class UnitOfWork(Generic[R]):
         first: dict[tuple[str, str, str], int] = {}
         for i, e in enumerate(events):
             first.setdefault((e.tenantid, e.source, e.id), i)
-        insert = postgresql.insert if self.conn.dialect.name == "postgresql" else sqlite.insert
         now = utcnow()
-        # executemany: SQLAlchemy's "insertmanyvalues" sends multi-row INSERTs from one cached
-        # statement, and RETURNING tells which rows were new.
-        stmt = insert(processed_events).on_conflict_do_nothing().returning(
-            processed_events.c.tenantid, processed_events.c.source, processed_events.c.event_id)
-        rows = [{"tenantid": events[i].tenantid, "source": events[i].source, "event_id": events[i].id,
-                 "type": events[i].type, "processed_at": now} for i in first.values()]
-        fresh = {tuple(row) for row in await self.conn.execute(stmt, rows)}
+        keys = list(first)
+        if self.conn.dialect.name == "postgresql":
+            result = await self.conn.execute(_CLAIM_PG, {
+                "tenantids": [k[0] for k in keys], "sources": [k[1] for k in keys], "event_ids": [k[2] for k in keys],
+                "types": [events[first[k]].type for k in keys], "processed_at": now})
+        else:
+            # executemany: SQLAlchemy's "insertmanyvalues" sends multi-row INSERTs from one cached
+            # statement, and RETURNING tells which rows were new.
+            stmt = sqlite.insert(processed_events).on_conflict_do_nothing().returning(
+                processed_events.c.tenantid, processed_events.c.source, processed_events.c.event_id)
+            result = await self.conn.execute(stmt, [
+                {"tenantid": k[0], "source": k[1], "event_id": k[2], "type": events[first[k]].type,
+                 "processed_at": now} for k in keys])
+        fresh = {tuple(row) for row in result}
         flags = [False] * len(events)
         for key, i in first.items():
             if key in fresh:
@@ -119,12 +140,8 @@ class UnitOfWork(Generic[R]):
         if (flush := getattr(self.repos, "flush", None)) is not None:
             await flush()
         if self._pending:
-            now = utcnow()
-            rows = []
-            for pending in self._pending:
-                rec = pending if isinstance(pending, KafkaRecord) else encode(pending, prefix=self._prefix)
-                rows.append({"topic": rec.topic, "key": rec.key, "value": rec.value,
-                             "headers": [[k, v.decode("latin-1")] for k, v in rec.headers], "created_at": now})
-            await self.conn.execute(sa.insert(outbox), rows)
+            self.outbox_records = [p if isinstance(p, KafkaRecord) else encode(p, prefix=self._prefix)
+                                   for p in self._pending]
+            self.outbox_ids = await write_outbox(self.conn, self.outbox_records)
         await self.conn.commit()
         self.committed = True
