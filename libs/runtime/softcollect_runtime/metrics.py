@@ -11,7 +11,9 @@ RETRIES = Counter("softcollect_retries_total", "Transient failures retried.", ["
 DEAD_LETTERS = Counter("softcollect_dead_letters_total", "Messages sent to the DLQ, by reason kind.",
                        ["service", "kind"])
 PROCESSING_SECONDS = Histogram(
-    "softcollect_processing_seconds", "Time to process one message, decode to commit.", ["service"],
+    "softcollect_processing_seconds",
+    "Time of one unit of work, decode to commit: a message, or a batch of messages in one transaction.",
+    ["service"],
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
 )
 OUTBOX_PUBLISHED = Counter("softcollect_outbox_published_total", "Outbox records published.", ["service"])

@@ -48,8 +48,11 @@ _INSERT_PG = sa.text(
 )
 
 
+_to_json = json.JSONEncoder(separators=(",", ":")).encode  # json.dumps(..., separators=) builds one per call
+
+
 def _headers_json(record: KafkaRecord) -> str:
-    return json.dumps([[k, v.decode("latin-1")] for k, v in record.headers], separators=(",", ":"))
+    return _to_json([[k, v.decode("latin-1")] for k, v in record.headers])
 
 
 async def write_outbox(conn: AsyncConnection, records: Sequence[KafkaRecord]) -> list[int]:

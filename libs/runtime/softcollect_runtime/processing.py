@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections import Counter
 from collections.abc import Awaitable, Callable, Mapping
 from enum import StrEnum
 from typing import Any
@@ -83,6 +84,7 @@ class MessageProcessor:
         self._backoff = backoff_seconds
         self._after_commit = after_commit
         self._intake = intake
+        self._processing_seconds = metrics.PROCESSING_SECONDS.labels(service)
 
     async def process(self, msg: RawMessage) -> Outcome:
         started = time.perf_counter()
@@ -123,7 +125,7 @@ class MessageProcessor:
                                                  event_type=event_type))
             return self._count(event_type, Outcome.DEAD_LETTERED)
         finally:
-            metrics.PROCESSING_SECONDS.labels(self.service).observe(time.perf_counter() - started)
+            self._processing_seconds.observe(time.perf_counter() - started)
 
     async def _attempts(self, msg: RawMessage, event_type: str,
                         work: Callable[[UnitOfWork[Any]], Awaitable[Outcome]]) -> Outcome:
@@ -182,10 +184,9 @@ class MessageProcessor:
             self._after_commit(uow)
         for msg, letter in letters:
             await self._dlq.send(msg, letter)
-        elapsed = (time.perf_counter() - started) / len(msgs)
-        for event_type, outcome in outcomes:
-            self._count(event_type, outcome)
-            metrics.PROCESSING_SECONDS.labels(self.service).observe(elapsed)
+        self._processing_seconds.observe(time.perf_counter() - started)
+        for (event_type, outcome), n in Counter(outcomes).items():
+            self._count(event_type, outcome, n)
         return [o for _, o in outcomes]
 
     async def _handle_batch(self, msgs: list[RawMessage], uow: UnitOfWork[Any],
@@ -216,8 +217,8 @@ class MessageProcessor:
             results[index] = (event.type, Outcome.APPLIED if fresh else Outcome.DUPLICATE)
         return [r for r in results if r is not None]
 
-    def _count(self, event_type: str, outcome: Outcome) -> Outcome:
-        metrics.EVENTS.labels(self.service, event_type, outcome.value).inc()
+    def _count(self, event_type: str, outcome: Outcome, n: int = 1) -> Outcome:
+        metrics.EVENTS.labels(self.service, event_type, outcome.value).inc(n)
         return outcome
 
 
