@@ -109,25 +109,32 @@ def _may_nest(annotation: Any) -> bool:
     return any(_may_nest(arg) for arg in typing.get_args(annotation))
 
 
-def _precision_issues(model: BaseModel, currency: str, prefix: Loc) -> Iterator[Issue]:
-    allowed = currency_precision(currency)
+def _precision_issues(model: BaseModel, currency: str, prefix: Loc) -> list[Issue]:
+    """Money fields (of the model and of nested models without a currency of their own) with more
+    decimal places than the currency allows. A plain loop, not generators: it runs on every decode."""
+    issues: list[Issue] = []
     money, visit = _precision_plan(type(model))
     for name in visit:
         value = getattr(model, name)
-        loc = (*prefix, name)
+        if value is None:
+            continue
         if name in money and isinstance(value, Decimal):
             places = decimal_places(value)
-            if places > allowed:
-                yield Issue(
+            if places > currency_precision(currency):
+                loc = (*prefix, name)
+                allowed = currency_precision(currency)
+                issues.append(Issue(
                     loc,
                     "currency_precision",
                     f"{loc_text(loc)} has {places} decimal place{'s' if places != 1 else ''} "
                     f"but {currency} allows at most {allowed}",
                     str(value),
-                )
-        for sub_loc, sub in _children(value, loc):
-            if "currency" not in type(sub).model_fields:  # nested models with their own currency check themselves
-                yield from _precision_issues(sub, currency, sub_loc)
+                ))
+        elif isinstance(value, (BaseModel, list, tuple)):
+            for sub_loc, sub in _children(value, (*prefix, name)):
+                if "currency" not in type(sub).model_fields:  # nested models with their own currency check themselves
+                    issues.extend(_precision_issues(sub, currency, sub_loc))
+    return issues
 
 
 def _children(value: Any, loc: Loc) -> Iterator[tuple[Loc, BaseModel]]:

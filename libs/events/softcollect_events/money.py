@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from decimal import Decimal
-from functools import cache
+from functools import cache, lru_cache
 from typing import Annotated, Any, Literal
 
 import babel.numbers
@@ -115,6 +115,7 @@ def known_currencies() -> frozenset[str]:
     return frozenset(babel.numbers.list_currencies()) - _NOT_FOR_DEBTS
 
 
+@lru_cache(maxsize=1024)
 def currency_precision(currency: str) -> int:
     """Decimal places the currency allows (EUR 2, JPY 0, BHD 3)."""
     return babel.numbers.get_currency_precision(currency)

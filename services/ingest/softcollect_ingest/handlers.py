@@ -7,6 +7,7 @@ import base64
 import datetime as dt
 import time
 from collections import Counter
+from functools import lru_cache
 
 from softcollect_events import (
     CONTENT_TYPE,
@@ -64,9 +65,17 @@ def forwarded(event: CloudEvent, raw: bytes, topic_prefix: str) -> KafkaRecord:
     already the current schema version (no upcast to apply), else the re-encoded event."""
     if REGISTRY[event.type].schemaversion > 1:  # the type has versions: write the upcast form
         return encode(event, prefix=topic_prefix)
-    return KafkaRecord(topic=topic_name(REGISTRY[event.type].topic, topic_prefix), key=event.key.encode(),
-                       value=raw, headers=[("content-type", CONTENT_TYPE.encode()),
-                                           ("ce_type", event.type.encode()), ("ce_id", event.id.encode())])
+    topic, type_header = _route(event.type, topic_prefix)
+    return KafkaRecord(topic=topic, key=f"{event.tenantid}:{event.customerid}".encode(), value=raw,
+                       headers=[_CONTENT_TYPE_HEADER, type_header, ("ce_id", event.id.encode())])
+
+
+_CONTENT_TYPE_HEADER = ("content-type", CONTENT_TYPE.encode())
+
+
+@lru_cache(maxsize=256)
+def _route(event_type: str, topic_prefix: str) -> tuple[str, tuple[str, bytes]]:
+    return topic_name(REGISTRY[event_type].topic, topic_prefix), ("ce_type", event_type.encode())
 
 
 def _where(msg: RawMessage) -> dict:
