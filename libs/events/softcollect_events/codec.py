@@ -7,8 +7,7 @@ should see every reason at once, each located by a JSON path.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from pydantic import ValidationError
 
@@ -24,8 +23,9 @@ CONTENT_TYPE = "application/cloudevents+json"
 _NOT_PARSED = object()
 
 
-@dataclass(frozen=True)
-class KafkaRecord:
+class KafkaRecord(NamedTuple):
+    """One record to produce (a named tuple: one is built per event forwarded or emitted)."""
+
     topic: str
     key: bytes
     value: bytes

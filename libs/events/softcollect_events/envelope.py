@@ -113,6 +113,8 @@ class CloudEvent(BaseModel, Generic[DataT]):
         # without a known type and current version there is no schema to check against
         if entry is None or info.data.get("schemaversion") != entry.schemaversion:
             return value
+        if type(value) is dict:  # decoding: the common case first (isinstance on models is slow)
+            return entry.model.model_validate(value)
         if isinstance(value, entry.model):
             return value
         if isinstance(value, BaseModel):

@@ -41,14 +41,18 @@ async def consume_pattern(runtime: Runtime, pattern: str, group_id: str, metadat
     try:
         while True:
             batch = await consumer.getmany(timeout_ms=1000)
-            for tp, records in batch.items():
-                msgs = [RawMessage(r.topic, r.partition, r.offset, r.key, r.value, tuple(r.headers or ()),
-                                   r.timestamp / 1000 if r.timestamp is not None else None) for r in records]
-                await asyncio.shield(runtime.processor.process_batch(msgs))
-                try:
-                    await consumer.commit({TopicPartition(tp.topic, tp.partition): records[-1].offset + 1})
-                except CommitFailedError as exc:  # a rebalance took the partition: its new owner redoes, idempotently
-                    log.warning("offset commit lost to a rebalance", topic=tp.topic, partition=tp.partition,
-                                error=str(exc))
+            if not batch:
+                continue
+            # Every partition's records of one poll in one unit of work (a transaction per partition
+            # per poll meant a handful of events per transaction); each partition's stay in order.
+            msgs = [RawMessage(r.topic, r.partition, r.offset, r.key, r.value, tuple(r.headers or ()),
+                               r.timestamp / 1000 if r.timestamp is not None else None)
+                    for records in batch.values() for r in records]
+            await asyncio.shield(runtime.processor.process_batch(msgs))
+            try:
+                await consumer.commit({TopicPartition(tp.topic, tp.partition): records[-1].offset + 1
+                                       for tp, records in batch.items()})
+            except CommitFailedError as exc:  # a rebalance took partitions: their new owner redoes, idempotently
+                log.warning("offset commit lost to a rebalance", error=str(exc))
     finally:
         await consumer.stop()

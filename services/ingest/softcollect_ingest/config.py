@@ -14,6 +14,10 @@ from .domain import TenantFacts
 
 
 class IngestSettings(ServiceSettings):
+    # The gate only validates and forwards: larger transactions and relay passes than the other
+    # services' (the benchmark: ~176 µs of CPU per event at 1,000, ~200 µs at 500).
+    batch_size: int = Field(1000, ge=1, le=10_000)
+    outbox_batch_size: int = Field(1000, ge=1)
     # aiohttp's own request limit is 1 MiB; 1,000 typical events fit well within it.
     http_max_body_bytes: int = Field(1024 * 1024, ge=1024, le=1024 * 1024, description="413 above this")
     max_event_bytes: int = Field(256 * 1024, ge=1024, description="a single event larger than this is rejected")
