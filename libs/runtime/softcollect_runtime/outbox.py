@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import zlib
+from collections import OrderedDict
 from collections.abc import Sequence
 from functools import lru_cache
 
@@ -100,7 +101,7 @@ class OutboxRelay:
         self._batch = batch_size
         self._poll = poll_seconds
         self._wake = asyncio.Event()
-        self._memory: dict[int, KafkaRecord] = {}
+        self._memory: OrderedDict[int, KafkaRecord] = OrderedDict()
         # One relay per service at a time publishes, so records of one key keep their order
         # even when the service runs as several processes.
         self._lock_key = zlib.crc32(f"softcollect-outbox:{service}".encode())
@@ -129,8 +130,9 @@ class OutboxRelay:
                 metrics.OUTBOX_PENDING.labels(self._service).set(0)
                 return 0
             # Remembered ids below the oldest pending one were published (by another process).
-            for stale in [i for i in self._memory if i < ids[0]]:
-                del self._memory[stale]
+            # They are remembered in about id order, so the stale ones are at the front.
+            while self._memory and next(iter(self._memory)) < ids[0]:
+                self._memory.popitem(last=False)
             records = await self._records(conn, ids)
             await self._send(records)
             await conn.execute(sa.delete(outbox).where(_id_among(conn, ids)))
