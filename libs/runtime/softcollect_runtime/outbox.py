@@ -180,7 +180,9 @@ class OutboxRelay:
 
 
 def _id_among(conn: AsyncConnection, ids: list[int]) -> sa.ColumnElement[bool]:
-    # PostgreSQL: one array parameter (an IN list binds, and plans, one parameter per id)
+    # PostgreSQL: one array parameter (an IN list binds, and plans, one parameter per id), given as
+    # its text form — integers need no quoting, and asyncpg checks an array's elements in Python.
     if conn.dialect.name == "postgresql":
-        return outbox.c.id == sa.any_(sa.bindparam("ids", ids, type_=postgresql.ARRAY(sa.BigInteger)))
+        literal = sa.bindparam("ids", "{" + ",".join(map(str, ids)) + "}", type_=sa.Text)
+        return outbox.c.id == sa.any_(sa.cast(literal, postgresql.ARRAY(sa.BigInteger)))
     return outbox.c.id.in_(ids)

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, Generic, TypeVar
 
+import orjson
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -19,16 +20,13 @@ from softcollect_events import CloudEvent, KafkaRecord, encode
 from .db import processed_events, utcnow
 from .outbox import write_outbox
 
-# The batch's rows as arrays in one statement (see outbox._INSERT_PG for why).
+# The batch's keys as one JSON parameter in one statement: SQLAlchemy's executemany compiles
+# parameters row by row, and asyncpg checks every element of an array parameter in Python.
 _CLAIM_PG = sa.text(
     "INSERT INTO processed_events (tenantid, source, event_id, type, processed_at) "
-    "SELECT tenantid, source, event_id, type, :processed_at "
-    "FROM unnest(:tenantids, :sources, :event_ids, :types) AS e(tenantid, source, event_id, type) "
+    "SELECT e->>0, e->>1, e->>2, e->>3, :processed_at FROM json_array_elements(CAST(:events AS json)) AS e "
     "ON CONFLICT DO NOTHING RETURNING tenantid, source, event_id"
-).bindparams(
-    *(sa.bindparam(name, type_=postgresql.ARRAY(sa.Text)) for name in ("tenantids", "sources", "event_ids", "types")),
-    sa.bindparam("processed_at", type_=sa.DateTime(timezone=True)),
-)
+).bindparams(sa.bindparam("events", type_=sa.Text), sa.bindparam("processed_at", type_=sa.DateTime(timezone=True)))
 
 R = TypeVar("R")
 
@@ -105,8 +103,7 @@ class UnitOfWork(Generic[R]):
         keys = list(first)
         if self.conn.dialect.name == "postgresql":
             result = await self.conn.execute(_CLAIM_PG, {
-                "tenantids": [k[0] for k in keys], "sources": [k[1] for k in keys], "event_ids": [k[2] for k in keys],
-                "types": [events[first[k]].type for k in keys], "processed_at": now})
+                "events": orjson.dumps([(*k, events[first[k]].type) for k in keys]).decode(), "processed_at": now})
         else:
             # executemany: SQLAlchemy's "insertmanyvalues" sends multi-row INSERTs from one cached
             # statement, and RETURNING tells which rows were new.
