@@ -18,6 +18,9 @@ def make_producer(kafka: KafkaSettings, client_id: str) -> AIOKafkaProducer:
         enable_idempotence=True,
         acks="all",
         linger_ms=5,
+        # per partition: the relay hands over up to a thousand records at once, and each batch is
+        # a future and a request part of its own (the broker takes up to 1 MiB by default)
+        max_batch_size=256 * 1024,
         request_timeout_ms=30000,
         **kafka.aiokafka_options(),
     )

@@ -14,7 +14,7 @@ from softcollect_runtime.service import ServiceSpec
 from . import http
 from .clock import tick_live_tenants
 from .config import IngestSettings, TenantDirectory
-from .handlers import make_intake
+from .handlers import Intake
 from .store import IngestRepository
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -47,7 +47,7 @@ def build(settings: IngestSettings | None = None) -> tuple[ServiceSpec, IngestSe
         consumes=[],
         handlers={},
         consume_pattern=f"^{re.escape(settings.topic_prefix)}inbound\\..+$",
-        intake=lambda runtime: make_intake(tenants, settings.topic_prefix, settings.max_event_bytes),
+        intake=lambda runtime: Intake(tenants, settings.topic_prefix, settings.max_event_bytes),
         migrations=MIGRATIONS,
         repos_factory=IngestRepository,
         configure_app=configure,

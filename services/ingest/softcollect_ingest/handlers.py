@@ -7,6 +7,7 @@ import base64
 import datetime as dt
 import time
 from collections import Counter
+from dataclasses import dataclass
 from functools import lru_cache
 
 from softcollect_events import (
@@ -28,7 +29,7 @@ from softcollect_runtime.uow import UnitOfWork
 
 from . import metrics
 from .config import TenantDirectory
-from .domain import UNKNOWN_TENANT, customer_of, id_of, screen, tenant_of_topic, type_of
+from .domain import UNKNOWN_TENANT, TenantFacts, customer_of, id_of, screen, tenant_of_topic, type_of
 from .store import IngestRepository
 
 SOURCE = "softcollect/ingest"
@@ -83,46 +84,85 @@ def _where(msg: RawMessage) -> dict:
             "offset": msg.offset}
 
 
-def make_intake(tenants: TenantDirectory, topic_prefix: str, max_event_bytes: int):
-    """Ingest's work on a batch of inbound messages, in one unit of work."""
+@dataclass(slots=True)
+class Screened:
+    """An inbound message after the checks that need no database (decode, the gate's rules)."""
 
-    async def intake(msgs: list[RawMessage], uow: UnitOfWork[IngestRepository]) -> list[tuple[str, Outcome]]:
-        results: list[tuple[str, Outcome] | None] = [None] * len(msgs)
-        passed: list[tuple[int, CloudEvent]] = []
-        clocks: dict[str, dt.date | None] = {}  # tenants' business dates, as this batch moves them
+    msg: RawMessage
+    channel: str | None  # the tenant of the topic it came on
+    event: CloudEvent | None = None
+    reasons: list[Reason] | None = None  # why it is refused, if it is
+    parsed: object = None  # the JSON of an undecodable input, for its rejection's key and ids
+
+
+@dataclass(slots=True)
+class Prepared:
+    screened: list[Screened]
+    facts: dict[str, TenantFacts]
+
+
+class Intake:
+    """Ingest's work on a batch of inbound messages: ``prepare`` (no database: decode and the
+    gate's rules), then ``apply`` in one unit of work (rejections kept, the clock's rules, which
+    need the tenant's business date, claims, forwarded records)."""
+
+    def __init__(self, tenants: TenantDirectory, topic_prefix: str, max_event_bytes: int) -> None:
+        self._tenants = tenants
+        self._prefix = topic_prefix
+        self._max_bytes = max_event_bytes
+
+    async def __call__(self, msgs: list[RawMessage], uow: UnitOfWork[IngestRepository]) -> list[tuple[str, Outcome]]:
+        return await self.apply(self.prepare(msgs), uow)
+
+    def prepare(self, msgs: list[RawMessage]) -> Prepared:
         channels: dict[str, str | None] = {}  # a batch comes from one topic or a few
-        facts = tenants.facts(None)
-        for i, msg in enumerate(msgs):
+        facts = self._tenants.facts(None)
+        screened = []
+        for msg in msgs:
             if msg.topic not in channels:
-                channels[msg.topic] = tenant_of_topic(msg.topic, topic_prefix)
+                channels[msg.topic] = tenant_of_topic(msg.topic, self._prefix)
                 if channels[msg.topic] not in facts:
-                    facts = tenants.facts(channels[msg.topic])  # a tenant configured since: reload
-            channel = channels[msg.topic]
+                    facts = self._tenants.facts(channels[msg.topic])  # a tenant configured since: reload
+            item = Screened(msg, channels[msg.topic])
             raw = msg.value or b""
             try:
-                if len(raw) > max_event_bytes:
+                if len(raw) > self._max_bytes:
                     raise DecodeError([Reason(path="$", message=(
-                        f"the event is {len(raw)} bytes; at most {max_event_bytes} bytes are accepted"))])
-                event = decode(raw)
+                        f"the event is {len(raw)} bytes; at most {self._max_bytes} bytes are accepted"))])
+                item.event = decode(raw)
             except DecodeError as err:
-                kept = await reject(uow, original=raw, reasons=err.reasons, tenantid=channel or UNKNOWN_TENANT,
-                                    customerid=customer_of(err.parsed), event_type=type_of(err.parsed),
-                                    event_id=id_of(err.parsed), **_where(msg))
-                results[i] = (type_of(err.parsed) or "unknown", Outcome.REJECTED if kept else Outcome.DUPLICATE)
+                item.reasons, item.parsed = err.reasons, err.parsed
+            else:
+                if item.event.type != "clock.tick":  # a tick's rules need the tenant's clock: in apply
+                    item.reasons = screen(item.event, item.channel, facts, None) or None
+            screened.append(item)
+        return Prepared(screened, facts)
+
+    async def apply(self, prepared: Prepared, uow: UnitOfWork[IngestRepository]) -> list[tuple[str, Outcome]]:
+        screened = prepared.screened
+        results: list[tuple[str, Outcome] | None] = [None] * len(screened)
+        passed: list[tuple[int, CloudEvent]] = []
+        clocks: dict[str, dt.date | None] = {}  # tenants' business dates, as this batch moves them
+        for i, item in enumerate(screened):
+            msg, event, channel = item.msg, item.event, item.channel
+            if event is None:
+                kept = await reject(uow, original=msg.value or b"", reasons=item.reasons,
+                                    tenantid=channel or UNKNOWN_TENANT, customerid=customer_of(item.parsed),
+                                    event_type=type_of(item.parsed), event_id=id_of(item.parsed), **_where(msg))
+                results[i] = (type_of(item.parsed) or "unknown", Outcome.REJECTED if kept else Outcome.DUPLICATE)
                 continue
-            last = None
+            reasons = item.reasons
             if event.type == "clock.tick":
                 if event.tenantid not in clocks:
                     clocks[event.tenantid] = await uow.repos.business_date(event.tenantid)
-                last = clocks[event.tenantid]
-            reasons = screen(event, channel, facts, last)
-            if reasons and event.type == "clock.tick" and await uow.seen(event):
-                results[i] = (event.type, Outcome.DUPLICATE)  # a redelivered tick, not one going back
-                continue
+                reasons = screen(event, channel, prepared.facts, clocks[event.tenantid])
+                if reasons and await uow.seen(event):
+                    results[i] = (event.type, Outcome.DUPLICATE)  # a redelivered tick, not one going back
+                    continue
             if reasons:
-                kept = await reject(uow, original=raw, reasons=reasons, tenantid=channel or UNKNOWN_TENANT,
-                                    customerid=event.customerid, event_type=event.type, event_id=event.id,
-                                    **_where(msg))
+                kept = await reject(uow, original=msg.value or b"", reasons=reasons,
+                                    tenantid=channel or UNKNOWN_TENANT, customerid=event.customerid,
+                                    event_type=event.type, event_id=event.id, **_where(msg))
                 results[i] = (event.type, Outcome.REJECTED if kept else Outcome.DUPLICATE)
                 continue
             if event.type == "clock.tick":
@@ -138,10 +178,11 @@ def make_intake(tenants: TenantDirectory, topic_prefix: str, max_event_bytes: in
                 continue
             if event.type == "clock.tick":
                 await uow.repos.advance_clock(event.tenantid, event.data.business_date)
-            uow.emit_record(forwarded(event, msgs[i].value or b"", topic_prefix))
+            msg = screened[i].msg
+            uow.emit_record(forwarded(event, msg.value or b"", self._prefix))
             accepted[event.tenantid, event.type] += 1
-            if msgs[i].timestamp is not None:
-                metrics.LATENCY.observe(max(0.0, now - msgs[i].timestamp))
+            if msg.timestamp is not None:
+                metrics.LATENCY.observe(max(0.0, now - msg.timestamp))
             results[i] = (event.type, Outcome.APPLIED)
         # counted per batch: a labelled child's lookup per event was a visible share of the intake
         for (tenantid, event_type), n in accepted.items():
@@ -149,5 +190,3 @@ def make_intake(tenants: TenantDirectory, topic_prefix: str, max_event_bytes: in
         for (tenantid, event_type), n in duplicates.items():
             metrics.DUPLICATES.labels(tenantid, event_type).inc(n)
         return [r for r in results if r is not None]
-
-    return intake
