@@ -112,12 +112,18 @@ class UnitOfWork(Generic[R]):
             result = await self.conn.execute(stmt, [
                 {"tenantid": k[0], "source": k[1], "event_id": k[2], "type": events[first[k]].type,
                  "processed_at": now} for k in keys])
-        fresh = {tuple(row) for row in result}
+        rows = result.all()
         flags = [False] * len(events)
-        for key, i in first.items():
-            if key in fresh:
+        if len(rows) == len(keys):  # the usual case: every key was new
+            for i in first.values():
                 flags[i] = True
                 self.claimed.append(events[i])
+        else:
+            fresh = {tuple(row) for row in rows}
+            for key, i in first.items():
+                if key in fresh:
+                    flags[i] = True
+                    self.claimed.append(events[i])
         self.event = events[-1]
         return flags
 
