@@ -87,7 +87,7 @@ class Runtime:
                                        self.spec.name)
 
             def after_commit(uow: UnitOfWork[Any]) -> None:
-                if uow.outbox_ids:
+                if uow.outbox_records:
                     self.relay.remember(uow.outbox_ids, uow.outbox_records)
                     self.relay.wake()
                 if self.spec.after_commit:
