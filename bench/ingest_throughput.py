@@ -31,7 +31,7 @@ import uuid
 from pathlib import Path
 
 import sqlalchemy as sa
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
 from softcollect_events import KafkaRecord, Topic, all_topics, encode, example_data, new_event, topic_name
@@ -81,14 +81,19 @@ async def preload(kafka: KafkaSettings, topic: str, records: list[KafkaRecord]) 
         await producer.stop()
 
 
-async def passthrough(kafka: KafkaSettings, source: str, sink: str, group: str, n: int) -> dict:
+async def passthrough(kafka: KafkaSettings, source: str, sink: str, group: str, n: int,
+                      library_defaults: bool = False) -> dict:
     """The baseline: consume, forward each record (idempotent producer), await the acks, commit — per batch.
 
-    Timed from the first record consumed to the last forwarded record acknowledged.
+    The producer is the runtime's own (``make_producer``, as ingest's relay uses), or with
+    ``library_defaults`` aiokafka's defaults but for the same delivery guarantees (idempotence,
+    acks=all). Timed from the first record consumed to the last forwarded record acknowledged.
     """
     consumer = AIOKafkaConsumer(source, group_id=group, enable_auto_commit=False, auto_offset_reset="earliest",
                                 max_poll_records=500, **kafka.aiokafka_options())
-    producer = make_producer(kafka, client_id="bench-passthrough")
+    producer = (AIOKafkaProducer(client_id="bench-passthrough", enable_idempotence=True, acks="all",
+                                 **kafka.aiokafka_options()) if library_defaults
+                else make_producer(kafka, client_id="bench-passthrough"))
     await consumer.start()
     await producer.start()
     done, first, last, cpu = 0, None, None, time.process_time()
@@ -303,6 +308,9 @@ async def bench(n: int, database: str, profile: bool) -> dict:
             pstats.Stats(str(tmp / "ingest.prof")).sort_stats("cumulative").print_stats(40)
         print("baseline again: aiokafka pass-through …", flush=True)
         after = await passthrough(kafka, inbound, f"{prefix}passthrough", f"{prefix}passthrough-after", n)
+        print("for information: a pass-through with aiokafka's default producer settings …", flush=True)
+        plain = await passthrough(kafka, inbound, f"{prefix}passthrough", f"{prefix}passthrough-plain", n,
+                                  library_defaults=True)
     except BaseException:
         if ingest.log.exists():
             print(f"ingest log:\n{ingest.tail()}", file=sys.stderr)
@@ -323,6 +331,7 @@ async def bench(n: int, database: str, profile: bool) -> dict:
         "profiled": profile, "cores": os.cpu_count(), "machine": f"{platform.node()} {platform.machine()}",
         "python": platform.python_version(), "load_average_at_start": [round(x, 2) for x in load], "code": code,
         "baseline": baseline, "ingest": result, "ratio": ratio, "target": TARGET, "target_met": ratio >= TARGET,
+        "plain_passthrough": plain, "ratio_to_plain": result["events_per_s"] / plain["events_per_s"],
     }
 
 
@@ -339,6 +348,8 @@ def report(r: dict) -> str:
                           f"{i['events'] - i['batch_size']} events after its first batch"),
         f"  ratio ingest / mean pass-through ({b['events_per_s']:.0f} events/s): {r['ratio']:.1%} — "
         f"target ≥ {r['target']:.0%} {'met' if r['target_met'] else 'NOT met'}",
+        rate("(aiokafka-defaults pass-through", r["plain_passthrough"],
+             f"{r['plain_passthrough']['cpu_seconds']:.2f} s CPU; ingest / it: {r['ratio_to_plain']:.1%})"),
     ])
 
 
