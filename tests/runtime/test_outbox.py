@@ -5,6 +5,7 @@ once, and the table is left empty. On PostgreSQL and on SQLite (which never reme
 from __future__ import annotations
 
 import asyncio
+from contextlib import asynccontextmanager
 
 import pytest
 import sqlalchemy as sa
@@ -33,6 +34,22 @@ async def commit(engine, records: list[KafkaRecord]) -> UnitOfWork:
     return uow
 
 
+@asynccontextmanager
+async def outbox_on(url: str, schema: str, partitions: int):
+    """A fresh topic, the runtime's tables in the schema, an engine and a started producer."""
+    topic = unique("outbox-relay-")
+    await ensure_topics(KafkaSettings(), [topic], partitions=partitions)
+    create_tables(url, schema, sa.MetaData())
+    engine = create_engine(url, schema)
+    producer = make_producer(KafkaSettings(), client_id="test-outbox")
+    await producer.start()
+    try:
+        yield topic, engine, producer
+    finally:
+        await producer.stop()
+        await engine.dispose()
+
+
 @pytest.fixture(params=["postgres", "sqlite"])
 def database(request, tmp_path):
     if request.param == "postgres":
@@ -42,14 +59,8 @@ def database(request, tmp_path):
 
 async def test_remembered_and_read_back_records_go_out_in_id_order_once(database, kafka_bootstrap):
     url, schema = database
-    topic = unique("outbox-relay-")
-    await ensure_topics(KafkaSettings(), [topic], partitions=3)
-    create_tables(url, schema, sa.MetaData())
-    engine = create_engine(url, schema)
-    producer = make_producer(KafkaSettings(), client_id="test-outbox")
-    await producer.start()
-    relay = OutboxRelay(engine, producer, unique("svc"), batch_size=4)
-    try:
+    async with outbox_on(url, schema, partitions=3) as (topic, engine, producer):
+        relay = OutboxRelay(engine, producer, unique("svc"), batch_size=4)
         # Four customers' records over three units of work; the middle one is "another process's":
         # its rows are committed but never handed to this relay.
         mine = await commit(engine, [record(topic, f"C{i % 4}", i) for i in range(6)])
@@ -78,24 +89,14 @@ async def test_remembered_and_read_back_records_go_out_in_id_order_once(database
             assert r.partition == partition_of(r.key, (0, 1, 2))
         for numbers in by_partition.values():
             assert numbers == sorted(numbers)  # within a partition (so per key), in commit order
-    finally:
-        await producer.stop()
-        await engine.dispose()
 
 
 async def test_records_another_relay_published_are_forgotten(pg_url, kafka_bootstrap):
     """Two processes of one service: what the other relay published and deleted must not stay
     in this one's memory (nor be sent again)."""
-    topic = unique("outbox-relay-")
-    schema = unique("outbox_")
-    await ensure_topics(KafkaSettings(), [topic], partitions=1)
-    create_tables(pg_url, schema, sa.MetaData())
-    engine = create_engine(pg_url, schema)
-    producer = make_producer(KafkaSettings(), client_id="test-outbox")
-    await producer.start()
-    service = unique("svc")
-    this, other = OutboxRelay(engine, producer, service), OutboxRelay(engine, producer, service)
-    try:
+    async with outbox_on(pg_url, unique("outbox_"), partitions=1) as (topic, engine, producer):
+        service = unique("svc")
+        this, other = OutboxRelay(engine, producer, service), OutboxRelay(engine, producer, service)
         first = await commit(engine, [record(topic, "C1", i) for i in range(3)])
         this.remember(first.outbox_ids, first.outbox_records)
         assert await other.publish_batch() == 3  # the other process's relay got there first
@@ -106,6 +107,3 @@ async def test_records_another_relay_published_are_forgotten(pg_url, kafka_boots
         records = await read_all(topic)
         assert [int(r.value[5:-1]) for r in records] == [0, 1, 2, 3]
         assert await asyncio.wait_for(this.publish_batch(), 10) == 0
-    finally:
-        await producer.stop()
-        await engine.dispose()
