@@ -132,39 +132,45 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-class IngestProcess:
-    """``python -m softcollect_ingest`` in its own topic namespace, schema and config directory."""
+class ServiceProcess:
+    """``python -m softcollect_<name>`` in the run's topic namespace, its own schema, the run's config."""
 
-    def __init__(self, tmp: Path, prefix: str, database_url: str, schema: str, profile: Path | None) -> None:
-        self.log = tmp / "ingest.log"
+    def __init__(self, name: str, tmp: Path, prefix: str, database_url: str, schema: str,
+                 extra: dict[str, str] | None = None, profile: Path | None = None) -> None:
+        self.name, self.schema, self.profile = name, schema, profile
+        self.log = tmp / f"{name}.log"
         self.port = free_port()
         self.env = {**os.environ, "SOFTCOLLECT_TOPIC_PREFIX": prefix, "SOFTCOLLECT_DATABASE_URL": database_url,
                     "SOFTCOLLECT_CONFIG_DIR": str(tmp / "config"), "SOFTCOLLECT_WEB_PORT": str(self.port),
                     "SOFTCOLLECT_DB_SCHEMA": schema, "SOFTCOLLECT_LOG_LEVEL": "WARNING",
-                    "SOFTCOLLECT_DATA_DIR": str(tmp / "data")}
-        self.argv = [sys.executable, *(["-m", "cProfile", "-o", str(profile)] if profile else []),
-                     "-m", "softcollect_ingest"]
+                    "SOFTCOLLECT_DATA_DIR": str(tmp / "data"), **(extra or {})}
         self.proc: subprocess.Popen | None = None
 
-    def start(self, timeout: float = 90.0) -> None:
+    def start(self) -> None:
         with self.log.open("ab") as out:
-            self.proc = subprocess.Popen(self.argv, cwd=REPO, env=self.env, stdout=out, stderr=subprocess.STDOUT,
-                                         stdin=subprocess.DEVNULL)
+            profiler = ["-m", "cProfile", "-o", str(self.profile)] if self.profile else []
+            self.proc = subprocess.Popen([sys.executable, *profiler, "-m", f"softcollect_{self.name}"], cwd=REPO,
+                                         env=self.env,
+                                         stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+
+    def wait_ready(self, timeout: float = 90.0) -> None:
         deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            self.check_alive()
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/ready", timeout=1) as resp:
-                    if resp.status == 200:
-                        return
-            except OSError:
-                pass
+        while not self.ready():
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"{self.name} not ready in {timeout:.0f} s:\n{self.tail()}")
             time.sleep(0.2)
-        raise RuntimeError(f"ingest not ready in {timeout:.0f} s:\n{self.tail()}")
+
+    def ready(self) -> bool:
+        self.check_alive()
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/ready", timeout=1) as resp:
+                return resp.status == 200
+        except OSError:
+            return False
 
     def check_alive(self) -> None:
-        if self.proc.poll() is not None:
-            raise RuntimeError(f"ingest exited ({self.proc.returncode}):\n{self.tail()}")
+        if self.proc is None or self.proc.poll() is not None:
+            raise RuntimeError(f"{self.name} exited ({self.proc and self.proc.returncode}):\n{self.tail()}")
 
     def cpu(self) -> float:
         return cpu_seconds(self.proc.pid)
@@ -179,14 +185,14 @@ class IngestProcess:
                 self.proc.wait()
 
     def tail(self, lines: int = 30) -> str:
-        return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
+        return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:]) if self.log.exists() else ""
 
 
 def partitions(topics: list[str]) -> list[TopicPartition]:
     return [TopicPartition(t, p) for t in topics for p in range(PARTITIONS)]
 
 
-async def wait_for_records(kafka: KafkaSettings, topics: list[str], n: int, ingest: IngestProcess) -> None:
+async def wait_for_records(kafka: KafkaSettings, topics: list[str], n: int, ingest: ServiceProcess) -> None:
     """Until the topics hold n records, watching end offsets only (so the watcher costs ingest no CPU)."""
     consumer = AIOKafkaConsumer(group_id=None, **kafka.aiokafka_options())
     await consumer.start()
@@ -234,12 +240,13 @@ async def read_offsets(kafka: KafkaSettings, topics: list[str]) -> list[int]:
         await consumer.stop()
 
 
-async def run_ingest(kafka: KafkaSettings, ingest: IngestProcess, prefix: str, n: int) -> dict:
+async def run_ingest(kafka: KafkaSettings, ingest: ServiceProcess, prefix: str, n: int) -> dict:
     """Start ingest and wait for its n-th forwarded event. Timed by the broker (CreateTime, stamped by the
     outbox relay's producer) of the first and the last forwarded record. Ingest took in its first batch
     before the first record went out, so the rate counts the events after it: (n - batch) / window."""
     outputs = [topic_name(t, prefix) for t in FORWARDED_TO]
     ingest.start()
+    ingest.wait_ready()
     cpu = ingest.cpu()
     await wait_for_records(kafka, outputs, n, ingest)
     cpu = ingest.cpu() - cpu
@@ -293,7 +300,8 @@ async def bench(n: int, database: str, profile: bool) -> dict:
                     else f"sqlite+aiosqlite:///{tmp / 'ingest.db'}")
     inbound = topic_name(Topic.inbound, prefix, TENANT)
     load = os.getloadavg()
-    ingest = IngestProcess(tmp, prefix, database_url, schema, tmp / "ingest.prof" if profile else None)
+    ingest = ServiceProcess("ingest", tmp, prefix, database_url, schema,
+                            profile=tmp / "ingest.prof" if profile else None)
     try:
         await ensure_topics(kafka, all_topics(prefix, ["ingest"], [TENANT]) + [f"{prefix}passthrough"], PARTITIONS)
         print(f"generating and pre-loading {n} events onto {inbound} …", flush=True)

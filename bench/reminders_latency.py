@@ -39,11 +39,9 @@ import pstats
 import random
 import shutil
 import signal
-import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 import uuid
 from pathlib import Path
 
@@ -52,6 +50,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from ingest_throughput import (
     DEFAULT_PG,
     REPO,
+    ServiceProcess,
     code_state,
     cpu_seconds,
     drop_schema,
@@ -80,55 +79,6 @@ POLL_SECONDS = 0.25
 
 
 # --- the service processes ---------------------------------------------------------------------------
-
-class ServiceProcess:
-    """``python -m softcollect_<name>`` in the run's topic namespace, its own schema, the run's config."""
-
-    def __init__(self, name: str, tmp: Path, prefix: str, database_url: str, schema: str,
-                 extra: dict[str, str] | None = None, profile: Path | None = None) -> None:
-        self.name, self.schema, self.profile = name, schema, profile
-        self.log = tmp / f"{name}.log"
-        self.port = free_port()
-        self.env = {**os.environ, "SOFTCOLLECT_TOPIC_PREFIX": prefix, "SOFTCOLLECT_DATABASE_URL": database_url,
-                    "SOFTCOLLECT_CONFIG_DIR": str(tmp / "config"), "SOFTCOLLECT_WEB_PORT": str(self.port),
-                    "SOFTCOLLECT_DB_SCHEMA": schema, "SOFTCOLLECT_LOG_LEVEL": "WARNING",
-                    "SOFTCOLLECT_DATA_DIR": str(tmp / "data"), **(extra or {})}
-        self.proc: subprocess.Popen | None = None
-
-    def start(self) -> None:
-        with self.log.open("ab") as out:
-            profiler = ["-m", "cProfile", "-o", str(self.profile)] if self.profile else []
-            self.proc = subprocess.Popen([sys.executable, *profiler, "-m", f"softcollect_{self.name}"], cwd=REPO,
-                                         env=self.env,
-                                         stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
-
-    def ready(self) -> bool:
-        self.check_alive()
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/ready", timeout=1) as resp:
-                return resp.status == 200
-        except OSError:
-            return False
-
-    def check_alive(self) -> None:
-        if self.proc is None or self.proc.poll() is not None:
-            raise RuntimeError(f"{self.name} exited ({self.proc and self.proc.returncode}):\n{self.tail()}")
-
-    def cpu(self) -> float:
-        return cpu_seconds(self.proc.pid)
-
-    def stop(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(60)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-
-    def tail(self, lines: int = 30) -> str:
-        return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:]) if self.log.exists() else ""
-
 
 def socket_ports(pid: int, remote_port: int) -> set[int]:
     """Local ports of a process's TCP connections to `remote_port` (Linux /proc)."""
