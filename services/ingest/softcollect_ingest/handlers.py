@@ -67,7 +67,7 @@ def forwarded(event: CloudEvent, raw: bytes, topic_prefix: str) -> KafkaRecord:
     if REGISTRY[event.type].schemaversion > 1:  # the type has versions: write the upcast form
         return encode(event, prefix=topic_prefix)
     topic, type_header = _route(event.type, topic_prefix)
-    return KafkaRecord(topic=topic, key=f"{event.tenantid}:{event.customerid}".encode(), value=raw,
+    return KafkaRecord(topic=topic, key=event.key.encode(), value=raw,
                        headers=[_CONTENT_TYPE_HEADER, type_header, ("ce_id", event.id.encode())])
 
 
