@@ -116,6 +116,10 @@ class StringFormat:
         return dict(self._schema)
 
 
+# Python's \s (which these checks were first written with) also takes the separators \x1c-\x1f;
+# Unicode's, as pydantic-core and JSON Schema validators read \s, does not: named where it matters.
+_PY_SPACES = r"\x1c-\x1f"
+
 # Kafka keys are "<tenantid>:<customerid>" and topic names embed the tenant,
 # so these exclude ':' and anything Kafka refuses in a topic name.
 PARTITION_ID_PATTERN = r"[A-Za-z0-9._-]{1,64}"
@@ -136,7 +140,8 @@ Identifier = Annotated[
 ]
 
 Text = Annotated[
-    str, StringFormat("text", r"[\s\S]*\S[\s\S]*", "must be non-blank text of at most 2000 characters", max_len=2000)
+    str, StringFormat("text", rf"[\s\S]*[^\s{_PY_SPACES}][\s\S]*", "must be non-blank text of at most 2000 characters",
+                      max_len=2000)
 ]
 
 # BCP 47 language tags in the shape CLDR locales use: it-IT, de-CH, sr-Latn-RS.
@@ -154,7 +159,7 @@ Email = Annotated[
     str,
     StringFormat(
         "email",
-        r"[^@\s]+@[^@\s.]+(?:\.[^@\s.]+)+",
+        rf"[^@\s{_PY_SPACES}]+@[^@\s.{_PY_SPACES}]+(?:\.[^@\s.{_PY_SPACES}]+)+",
         'must be an e-mail address like "ap@example.com"',
         max_len=254,
         schema={"format": "email"},
