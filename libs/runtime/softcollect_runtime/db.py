@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import make_url
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 # The runtime's tables live in every service's schema beside the service's own tables.
 runtime_metadata = sa.MetaData()
@@ -44,6 +45,17 @@ outbox = sa.Table(
 def utcnow() -> dt.datetime:
     """Infrastructure time (bookkeeping only; business time comes from clock.tick)."""
     return dt.datetime.now(dt.UTC)
+
+
+async def due_for_review(conn: AsyncConnection, table: sa.Table, tenantid: str,
+                         day: dt.date) -> list[tuple[str, Any]]:
+    """(customerid, state) of a tenant's per-debtor rows whose ``next_review`` has come, by customer,
+    in one query; locked on PostgreSQL (a tick and a debtor's own events may meet on them)."""
+    stmt = sa.select(table.c.customerid, table.c.state).where(
+        table.c.tenantid == tenantid, table.c.next_review <= day).order_by(table.c.customerid)
+    if conn.dialect.name == "postgresql":
+        stmt = stmt.with_for_update()
+    return [(customerid, state) for customerid, state in await conn.execute(stmt)]
 
 
 def resolve_url(url: str, service: str) -> str:

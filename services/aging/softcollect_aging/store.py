@@ -15,7 +15,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from softcollect_events import TENANT_CUSTOMERID
-from softcollect_runtime.db import utcnow
+from softcollect_runtime.db import due_for_review, utcnow
 from softcollect_runtime.tenants import AgingPolicy
 
 from .domain import Ledger
@@ -137,12 +137,8 @@ class AgingRepository:
 
     async def load_due(self, tenantid: str, date: dt.date) -> list[str]:
         """Load (locked) the ledgers whose review date has come, in one query; their debtors."""
-        stmt = sa.select(ledgers.c.customerid, ledgers.c.state).where(
-            ledgers.c.tenantid == tenantid, ledgers.c.next_review <= date).order_by(ledgers.c.customerid)
-        if self.conn.dialect.name == "postgresql":
-            stmt = stmt.with_for_update()
         due = []
-        for customerid, state in await self.conn.execute(stmt):
+        for customerid, state in await due_for_review(self.conn, ledgers, tenantid, date):
             due.append(customerid)
             if (tenantid, customerid) not in self._ledgers:  # one changed earlier in this unit of work wins
                 self._ledgers[(tenantid, customerid)] = Ledger.from_dict(state)

@@ -21,7 +21,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from softcollect_events import TENANT_CUSTOMERID
-from softcollect_runtime.db import utcnow
+from softcollect_runtime.db import due_for_review, utcnow
 
 from .domain import Debtor, Policy, next_review
 
@@ -141,12 +141,8 @@ class RemindersRepository:
 
     async def load_due(self, tenantid: str, day: dt.date) -> list[str]:
         """Load (locked) the views whose review date has come, in one query; their debtors."""
-        stmt = sa.select(debtors.c.customerid, debtors.c.state).where(
-            debtors.c.tenantid == tenantid, debtors.c.next_review <= day).order_by(debtors.c.customerid)
-        if self.conn.dialect.name == "postgresql":
-            stmt = stmt.with_for_update()
         due = []
-        for customerid, state in await self.conn.execute(stmt):
+        for customerid, state in await due_for_review(self.conn, debtors, tenantid, day):
             due.append(customerid)
             if (tenantid, customerid) not in self._debtors:  # one changed earlier in this unit of work wins
                 self._debtors[(tenantid, customerid)] = Debtor.from_dict(state)
