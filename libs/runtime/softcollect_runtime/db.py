@@ -8,12 +8,15 @@ without a schema. With SQLite each service has a file of its own.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+
+T = TypeVar("T")
 
 # The runtime's tables live in every service's schema beside the service's own tables.
 runtime_metadata = sa.MetaData()
@@ -47,15 +50,22 @@ def utcnow() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
-async def due_for_review(conn: AsyncConnection, table: sa.Table, tenantid: str,
-                         day: dt.date) -> list[tuple[str, Any]]:
-    """(customerid, state) of a tenant's per-debtor rows whose ``next_review`` has come, by customer,
-    in one query; locked on PostgreSQL (a tick and a debtor's own events may meet on them)."""
+async def load_due_for_review(conn: AsyncConnection, table: sa.Table, tenantid: str, day: dt.date,
+                              loaded: dict[tuple[str, str], T], from_state: Callable[[Any], T]) -> list[str]:
+    """The debtors of a tenant's per-debtor rows whose ``next_review`` has come, by customer, read in
+    one query and locked on PostgreSQL (a tick and a debtor's own events may meet on them). Each
+    row's state goes into ``loaded``, unless the unit of work already holds that debtor (its
+    version, changed earlier in the unit of work, wins)."""
     stmt = sa.select(table.c.customerid, table.c.state).where(
         table.c.tenantid == tenantid, table.c.next_review <= day).order_by(table.c.customerid)
     if conn.dialect.name == "postgresql":
         stmt = stmt.with_for_update()
-    return [(customerid, state) for customerid, state in await conn.execute(stmt)]
+    due = []
+    for customerid, state in await conn.execute(stmt):
+        due.append(customerid)
+        if (tenantid, customerid) not in loaded:
+            loaded[(tenantid, customerid)] = from_state(state)
+    return due
 
 
 def resolve_url(url: str, service: str) -> str:

@@ -15,7 +15,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from softcollect_events import TENANT_CUSTOMERID
-from softcollect_runtime.db import due_for_review, utcnow
+from softcollect_runtime.db import load_due_for_review, utcnow
 from softcollect_runtime.tenants import AgingPolicy
 
 from .domain import Ledger
@@ -137,12 +137,7 @@ class AgingRepository:
 
     async def load_due(self, tenantid: str, date: dt.date) -> list[str]:
         """Load (locked) the ledgers whose review date has come, in one query; their debtors."""
-        due = []
-        for customerid, state in await due_for_review(self.conn, ledgers, tenantid, date):
-            due.append(customerid)
-            if (tenantid, customerid) not in self._ledgers:  # one changed earlier in this unit of work wins
-                self._ledgers[(tenantid, customerid)] = Ledger.from_dict(state)
-        return due
+        return await load_due_for_review(self.conn, ledgers, tenantid, date, self._ledgers, Ledger.from_dict)
 
     async def with_balance(self, tenantid: str) -> AsyncIterator[tuple[str, dict]]:
         result = await self.conn.stream(sa.select(ledgers.c.customerid, ledgers.c.state).where(

@@ -21,7 +21,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from softcollect_events import TENANT_CUSTOMERID
-from softcollect_runtime.db import due_for_review, utcnow
+from softcollect_runtime.db import load_due_for_review, utcnow
 
 from .domain import Debtor, Policy, next_review
 
@@ -141,12 +141,7 @@ class RemindersRepository:
 
     async def load_due(self, tenantid: str, day: dt.date) -> list[str]:
         """Load (locked) the views whose review date has come, in one query; their debtors."""
-        due = []
-        for customerid, state in await due_for_review(self.conn, debtors, tenantid, day):
-            due.append(customerid)
-            if (tenantid, customerid) not in self._debtors:  # one changed earlier in this unit of work wins
-                self._debtors[(tenantid, customerid)] = Debtor.from_dict(state)
-        return due
+        return await load_due_for_review(self.conn, debtors, tenantid, day, self._debtors, Debtor.from_dict)
 
     # --- tenants' business dates --------------------------------------------
 
