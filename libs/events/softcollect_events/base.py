@@ -119,10 +119,9 @@ def _precision_issues(model: BaseModel, currency: str, prefix: Loc) -> list[Issu
         if value is None:
             continue
         if name in money and isinstance(value, Decimal):
-            places = decimal_places(value)
-            if places > currency_precision(currency):
+            places, allowed = decimal_places(value), currency_precision(currency)
+            if places > allowed:
                 loc = (*prefix, name)
-                allowed = currency_precision(currency)
                 issues.append(Issue(
                     loc,
                     "currency_precision",

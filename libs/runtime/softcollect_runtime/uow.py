@@ -113,17 +113,13 @@ class UnitOfWork(Generic[R]):
                 {"tenantid": k[0], "source": k[1], "event_id": k[2], "type": events[first[k]].type,
                  "processed_at": now} for k in keys])
         rows = result.all()
+        # the usual case, every key new, needs no set of the returned keys
+        fresh = None if len(rows) == len(keys) else {tuple(row) for row in rows}
         flags = [False] * len(events)
-        if len(rows) == len(keys):  # the usual case: every key was new
-            for i in first.values():
+        for key, i in first.items():
+            if fresh is None or key in fresh:
                 flags[i] = True
                 self.claimed.append(events[i])
-        else:
-            fresh = {tuple(row) for row in rows}
-            for key, i in first.items():
-                if key in fresh:
-                    flags[i] = True
-                    self.claimed.append(events[i])
         self.event = events[-1]
         return flags
 
