@@ -11,6 +11,7 @@ from typing import Any, NamedTuple
 
 from pydantic import ValidationError
 
+from . import quick
 from .envelope import CloudEvent
 from .jsonpath import json_path
 from .registry import REGISTRY
@@ -102,6 +103,9 @@ def decode(value: bytes | bytearray | memoryview | str) -> CloudEvent:
     if isinstance(value, str):
         text = value
     else:
+        event = quick.accept(value if type(value) is bytes else bytes(value))
+        if event is not None:
+            return event
         try:
             text = bytes(value).decode("utf-8")
         except UnicodeDecodeError as exc:

@@ -13,9 +13,11 @@ from functools import cache, lru_cache
 from typing import Annotated, Any, Literal
 
 import babel.numbers
-from pydantic import GetCoreSchemaHandler, GetJsonSchemaHandler, PlainValidator, WithJsonSchema
+from pydantic import GetCoreSchemaHandler, GetJsonSchemaHandler, WithJsonSchema
 from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import CoreSchema, PydanticCustomError, core_schema
+
+from .scalars import JsonFast, json_string
 
 _MAX_LEN = 40  # generous for any real amount; bounds the work on hostile input
 
@@ -23,6 +25,8 @@ _SIGNED = r"-?(0|[1-9][0-9]*)(\.[0-9]+)?"
 _NON_NEGATIVE = r"(0|[1-9][0-9]*)(\.[0-9]+)?"
 _POSITIVE = r"(0\.[0-9]*[1-9][0-9]*|[1-9][0-9]*(\.[0-9]+)?)"
 _SYNTAX = re.compile(_SIGNED)
+# decode's quick path (pydantic-core on raw JSON) leaves "-0" to the full path, which writes it "0"
+_SIGNED_NOT_MINUS_ZERO = r"0(\.0+)?|-?(0\.[0-9]*[1-9][0-9]*|[1-9][0-9]*(\.[0-9]+)?)"
 
 
 def _plain(value: Decimal) -> str:
@@ -59,13 +63,23 @@ class DecimalFormat:
     what = "decimal"
     example = "0.75"
     pattern = _SIGNED
+    json_pattern = _SIGNED_NOT_MINUS_ZERO  # the values `pattern` takes whose Decimal is already canonical
 
     def validate(self, value: Any) -> Decimal:
         amount = _parse_decimal(value, what=self.what, example=self.example)
         return amount.copy_abs() if amount.is_zero() else amount  # no "-0" on the wire
 
     def __get_pydantic_core_schema__(self, source: Any, handler: GetCoreSchemaHandler) -> CoreSchema:
-        return core_schema.no_info_plain_validator_function(self.validate, serialization=_SERIALIZER)
+        # raw JSON (decode's quick path): the syntax, sign and length checked in pydantic-core;
+        # its errors are generic, decode takes the full path for the contract's messages
+        quick = core_schema.chain_schema([
+            json_string(f"^(?:{self.json_pattern})$", f"{self.what}_format",
+                        f'{self.what} must be a plain decimal string like "{self.example}"', max_len=_MAX_LEN),
+            core_schema.decimal_schema(),
+        ])
+        return core_schema.json_or_python_schema(
+            json_schema=quick, python_schema=core_schema.no_info_plain_validator_function(self.validate),
+            serialization=_SERIALIZER)
 
     def __get_pydantic_json_schema__(self, schema: CoreSchema, handler: GetJsonSchemaHandler) -> JsonSchemaValue:
         return {"type": "string", "pattern": f"^{self.pattern}$", "maxLength": _MAX_LEN}
@@ -81,6 +95,7 @@ class MoneyFormat(DecimalFormat):
     def __init__(self, sign: Literal["any", "non_negative", "positive"]) -> None:
         self.sign = sign
         self.pattern = {"any": _SIGNED, "non_negative": _NON_NEGATIVE, "positive": _POSITIVE}[sign]
+        self.json_pattern = {"any": _SIGNED_NOT_MINUS_ZERO, "non_negative": _NON_NEGATIVE, "positive": _POSITIVE}[sign]
 
     def validate(self, value: Any) -> Decimal:
         amount = super().validate(value)
@@ -141,6 +156,8 @@ def _validate_currency(value: Any) -> str:
 
 Currency = Annotated[
     str,
-    PlainValidator(_validate_currency),
+    JsonFast(_validate_currency, core_schema.custom_error_schema(
+        core_schema.literal_schema(sorted(known_currencies())), custom_error_type="currency_unknown",
+        custom_error_message="currency must be a known ISO 4217 code of three upper-case letters")),
     WithJsonSchema({"type": "string", "pattern": "^[A-Z]{3}$", "$comment": "ISO 4217 currency code"}),
 ]

@@ -8,26 +8,52 @@ Unix timestamp; a timestamp must carry its offset; ids form Kafka keys.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from datetime import date, datetime, timedelta
 from functools import cache
 from typing import Annotated, Any
 
 from annotated_types import Ge, Le
 from babel import Locale
-from pydantic import GetCoreSchemaHandler, GetJsonSchemaHandler, PlainSerializer, PlainValidator, Strict, WithJsonSchema
+from pydantic import GetCoreSchemaHandler, GetJsonSchemaHandler, PlainSerializer, Strict, WithJsonSchema
 from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import CoreSchema, PydanticCustomError, core_schema
+
+
+class JsonFast:
+    """Pydantic metadata for a scalar checked in Python (`python`: values code builds, JSON that
+    Python parsed) and, for raw JSON, by the same rule in pydantic-core (`json`): decode's quick
+    path validates bytes without a Python call per field. The `json` rule may refuse more than
+    `python` (decode then takes the full path, whose messages are the contract's), never less,
+    and must give an equal value."""
+
+    def __init__(self, python: Callable[[Any], Any], json: CoreSchema) -> None:
+        self.python = python
+        self.json = json
+
+    def __get_pydantic_core_schema__(self, source: Any, handler: GetCoreSchemaHandler) -> CoreSchema:
+        return core_schema.json_or_python_schema(
+            json_schema=self.json, python_schema=core_schema.no_info_plain_validator_function(self.python))
+
+
+def json_string(pattern: str, error: str, message: str, *, max_len: int | None = None) -> CoreSchema:
+    """A JSON string matching `pattern` (pydantic-core's Rust regex), else `error`."""
+    return core_schema.custom_error_schema(
+        core_schema.str_schema(strict=True, pattern=pattern, max_length=max_len),
+        custom_error_type=error, custom_error_message=message)
+
 
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 _RFC3339 = re.compile(r"\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})")
 _NAIVE = re.compile(r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?")
+_DATE_MESSAGE = 'date must be an ISO 8601 string "YYYY-MM-DD"'
 
 
 def _validate_date(value: Any) -> date:
     if isinstance(value, date) and not isinstance(value, datetime):
         return value
     if not isinstance(value, str) or not _DATE.fullmatch(value):
-        raise PydanticCustomError("date_format", 'date must be an ISO 8601 string "YYYY-MM-DD"')
+        raise PydanticCustomError("date_format", _DATE_MESSAGE)
     try:
         return date.fromisoformat(value)
     except ValueError:
@@ -36,7 +62,11 @@ def _validate_date(value: Any) -> date:
 
 IsoDate = Annotated[
     date,
-    PlainValidator(_validate_date),
+    JsonFast(_validate_date, core_schema.chain_schema([
+        json_string("^[0-9]{4}-[0-9]{2}-[0-9]{2}$", "date_format", _DATE_MESSAGE),
+        core_schema.custom_error_schema(core_schema.date_schema(), custom_error_type="date_value",
+                                        custom_error_message="not a calendar date"),
+    ])),
     PlainSerializer(date.isoformat, return_type=str, when_used="json"),
     WithJsonSchema({"type": "string", "format": "date", "pattern": "^[0-9]{4}-[0-9]{2}-[0-9]{2}$"}),
 ]
@@ -69,16 +99,25 @@ def _rfc3339(value: datetime) -> str:
     return text[:-6] + "Z" if value.utcoffset() == timedelta(0) and text.endswith("+00:00") else text
 
 
+_RFC3339_PATTERN = ("^[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt][0-9]{2}:[0-9]{2}:[0-9]{2}"
+                    "(\\.[0-9]{1,9})?([Zz]|[+-][0-9]{2}:[0-9]{2})$")
+
 Timestamp = Annotated[
     datetime,
-    PlainValidator(_validate_timestamp),
+    JsonFast(_validate_timestamp, core_schema.chain_schema([
+        json_string(_RFC3339_PATTERN, "timestamp_format", f"timestamp must be RFC 3339, {_TIMESTAMP_HINT}"),
+        # pydantic-core's tzinfo (TzInfo) is not Python's timezone, but the point in time, the offset
+        # and the serialised form are the same; converting costs more than the rest of the timestamp
+        core_schema.custom_error_schema(core_schema.datetime_schema(tz_constraint="aware"),
+                                        custom_error_type="timestamp_value",
+                                        custom_error_message="not a valid point in time"),
+    ])),
     PlainSerializer(_rfc3339, return_type=str, when_used="json"),
     WithJsonSchema(
         {
             "type": "string",
             "format": "date-time",
-            "pattern": "^[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt][0-9]{2}:[0-9]{2}:[0-9]{2}"
-            "(\\.[0-9]{1,9})?([Zz]|[+-][0-9]{2}:[0-9]{2})$",
+            "pattern": _RFC3339_PATTERN,
         }
     ),
 ]
@@ -194,7 +233,13 @@ def _validate_country(value: Any) -> str:
     return value
 
 
-Country = Annotated[str, PlainValidator(_validate_country), WithJsonSchema({"type": "string", "pattern": "^[A-Z]{2}$"})]
+Country = Annotated[
+    str,
+    JsonFast(_validate_country, core_schema.custom_error_schema(
+        core_schema.literal_schema(sorted(known_countries())), custom_error_type="country_unknown",
+        custom_error_message="country must be a known ISO 3166-1 alpha-2 code in upper case")),
+    WithJsonSchema({"type": "string", "pattern": "^[A-Z]{2}$"}),
+]
 
 # JSON integers only: pydantic's lax mode would take "5" or 5.0 or true.
 Count = Annotated[int, Strict(), Ge(0)]
