@@ -129,7 +129,7 @@ def _precision_issues(model: BaseModel, currency: str, prefix: Loc) -> list[Issu
                     f"but {currency} allows at most {allowed}",
                     str(value),
                 ))
-        elif isinstance(value, (BaseModel, list, tuple)):
+        elif isinstance(value, (list, tuple, BaseModel)):  # BaseModel last: its isinstance is ABCMeta's, slow
             for sub_loc, sub in _children(value, (*prefix, name)):
                 if "currency" not in type(sub).model_fields:  # nested models with their own currency check themselves
                     issues.extend(_precision_issues(sub, currency, sub_loc))

@@ -35,6 +35,7 @@ _TYPE = re.compile(rb'"type"[ \t\n\r]*:[ \t\n\r]*"([a-z0-9_.]{1,64})"')
 # Every key of a JSON object ends with '"' then optional white space and ':'. Counting those
 # never misses a key; it may count more (a '":' inside a string), which only means declining.
 _KEY_END = re.compile(rb'"[ \t\n\r]*:')
+_SPACED_KEY_END = re.compile(rb'"[ \t\n\r]+:')  # without one, counting '":' is the same count
 
 
 def accept(raw: bytes) -> CloudEvent | None:
@@ -57,7 +58,8 @@ def accept(raw: bytes) -> CloudEvent | None:
     _set(event, "__pydantic_extra__", None)
     _set(event, "__pydantic_private__", None)
     # A duplicate key collapses into one field: fewer keys in the event than in the bytes.
-    if len(_KEY_END.findall(raw)) != _keys(event):
+    keys = raw.count(b'":') if _SPACED_KEY_END.search(raw) is None else len(_KEY_END.findall(raw))
+    if keys != _keys(event):
         return None
     return event
 
