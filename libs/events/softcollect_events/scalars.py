@@ -143,13 +143,17 @@ class StringFormat:
         # A string (else "<name> must be a string"), then length and pattern (else the message),
         # checked by pydantic-core itself: a Python validator call per field was a visible share
         # of every decode. Rust's regex classes are Unicode's, as the JSON Schema's are.
-        return core_schema.chain_schema([
+        checked = core_schema.chain_schema([
             core_schema.custom_error_schema(core_schema.str_schema(strict=True), custom_error_type=f"{self.name}_type",
                                             custom_error_message=f"{self.name} must be a string"),
             core_schema.custom_error_schema(
                 core_schema.str_schema(pattern=self._schema["pattern"], min_length=1, max_length=self.max_len),
                 custom_error_type=f"{self.name}_format", custom_error_message=self.message),
         ])
+        # raw JSON (decode's quick path, which words no errors): one step, the same rule
+        quick = core_schema.str_schema(strict=True, pattern=self._schema["pattern"], min_length=1,
+                                       max_length=self.max_len)
+        return core_schema.json_or_python_schema(json_schema=quick, python_schema=checked)
 
     def __get_pydantic_json_schema__(self, schema: CoreSchema, handler: GetJsonSchemaHandler) -> JsonSchemaValue:
         return dict(self._schema)

@@ -38,6 +38,7 @@ async def consume_pattern(runtime: Runtime, pattern: str, group_id: str, metadat
     )
     consumer.subscribe(pattern=pattern)
     await consumer.start()
+    finishing: asyncio.Future | None = None  # the previous poll's transaction, then its offsets
     try:
         while True:
             batch = await consumer.getmany(timeout_ms=1000)
@@ -48,11 +49,24 @@ async def consume_pattern(runtime: Runtime, pattern: str, group_id: str, metadat
             msgs = [RawMessage(r.topic, r.partition, r.offset, r.key, r.value, tuple(r.headers or ()),
                                r.timestamp / 1000 if r.timestamp is not None else None)
                     for records in batch.values() for r in records]
-            await asyncio.shield(runtime.processor.process_batch(msgs))
-            try:
-                await consumer.commit({TopicPartition(tp.topic, tp.partition): records[-1].offset + 1
-                                       for tp, records in batch.items()})
-            except CommitFailedError as exc:  # a rebalance took partitions: their new owner redoes, idempotently
-                log.warning("offset commit lost to a rebalance", error=str(exc))
+            offsets = {TopicPartition(tp.topic, tp.partition): records[-1].offset + 1
+                       for tp, records in batch.items()}
+            # decoded while the previous poll's transaction waits on the database; applied after it
+            prepared = await runtime.processor.prepare(msgs)
+            if finishing is not None:
+                await finishing
+            finishing = asyncio.ensure_future(asyncio.shield(_finish(runtime, consumer, msgs, prepared, offsets)))
     finally:
+        if finishing is not None:
+            await asyncio.shield(finishing)
         await consumer.stop()
+
+
+async def _finish(runtime: Runtime, consumer: AIOKafkaConsumer, msgs: list[RawMessage], prepared: object,
+                  offsets: dict[TopicPartition, int]) -> None:
+    """A poll's unit of work, then its offsets: at least once, never an offset before its effect."""
+    await runtime.processor.process_batch(msgs, prepared)
+    try:
+        await consumer.commit(offsets)
+    except CommitFailedError as exc:  # a rebalance took partitions: their new owner redoes, idempotently
+        log.warning("offset commit lost to a rebalance", error=str(exc))

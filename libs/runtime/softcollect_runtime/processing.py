@@ -11,7 +11,7 @@ import time
 from collections import Counter
 from collections.abc import Awaitable, Callable, Mapping
 from enum import StrEnum
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 from sqlalchemy import exc as sa_exc
 
@@ -55,6 +55,19 @@ def is_transient(exc: BaseException) -> bool:
 
 # Raw-bytes work on a batch of messages in one unit of work: one (event type, outcome) per message.
 Intake = Callable[[list[RawMessage], UnitOfWork[Any]], Awaitable[list[tuple[str, Outcome]]]]
+
+
+@runtime_checkable
+class StagedIntake(Protocol):
+    """An intake whose work before the database (decoding, checks) is a stage of its own, so a
+    consumer can prepare the next poll's messages while the previous poll's transaction waits on
+    the database. ``prepare`` must not touch the database; it yields to the event loop now and then."""
+
+    async def __call__(self, msgs: list[RawMessage], uow: UnitOfWork[Any]) -> list[tuple[str, Outcome]]: ...
+
+    async def prepare(self, msgs: list[RawMessage]) -> Any: ...
+
+    async def apply(self, prepared: Any, uow: UnitOfWork[Any]) -> list[tuple[str, Outcome]]: ...
 
 
 class MessageProcessor:
@@ -157,12 +170,25 @@ class MessageProcessor:
                     error=f"{type(exc).__name__}: {exc}", event_type=event_type, attempts=attempt))
                 return Outcome.DEAD_LETTERED
 
-    async def process_batch(self, msgs: list[RawMessage]) -> list[Outcome]:
+    async def prepare(self, msgs: list[RawMessage]) -> Any:
+        """A staged intake's first stage for `process_batch(msgs, prepared)`; None otherwise.
+        Never raises (but for cancellation): a failure leaves the work to `process_batch`."""
+        if not isinstance(self._intake, StagedIntake) or len(msgs) <= 1:
+            return None
+        try:
+            return await self._intake.prepare(msgs)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("preparing a batch failed; it will be processed without", size=len(msgs))
+            return None
+
+    async def process_batch(self, msgs: list[RawMessage], prepared: Any = None) -> list[Outcome]:
         """Many messages in ONE transaction — a commit per event was most of an event's cost.
 
         Any failure rolls the whole batch back and the messages are processed one by one,
         so a bad message is retried and dead-lettered alone and the others still commit.
-        Never raises (but for cancellation).
+        `prepared` is what `prepare(msgs)` gave, if it was called. Never raises (but for cancellation).
         """
         if len(msgs) <= 1:
             return [await self.process(m) for m in msgs]
@@ -170,7 +196,9 @@ class MessageProcessor:
         letters: list[tuple[RawMessage, DeadLetter]] = []
         try:
             async with self._new_uow() as uow:
-                if self._intake is not None:
+                if prepared is not None and isinstance(self._intake, StagedIntake):
+                    outcomes = await self._intake.apply(prepared, uow)
+                elif self._intake is not None:
                     outcomes = await self._intake(msgs, uow)
                 else:
                     outcomes = await self._handle_batch(msgs, uow, letters)
