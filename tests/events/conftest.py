@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from softcollect_events import DecodeError, decode, example_event, to_json
+from softcollect_events import DecodeError, decode, example_event, quick, to_json
 
 ROOT = Path(__file__).resolve().parents[2]
 SHARED_SCHEMAS = ROOT.parent / "shared" / "schemas"
@@ -21,7 +21,9 @@ def example_json(type: str, index: int = 0) -> dict[str, Any]:
 def reasons_of(raw: bytes | str | dict[str, Any]) -> dict[str, str]:
     """path -> message of every reason decode() gives; fails if it decodes."""
     if isinstance(raw, dict):
-        raw = json.dumps(raw)
+        raw = json.dumps(raw).encode("utf-8")
+    if isinstance(raw, bytes):
+        assert quick.accept(raw) is None, "decode's quick path took an input the full path refuses"
     with pytest.raises(DecodeError) as info:
         decode(raw)
     reasons = info.value.reasons

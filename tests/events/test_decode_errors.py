@@ -344,3 +344,12 @@ def test_upcaster_registry_guards():
             register_upcaster("clock.tick", 1, lambda d: d)
     finally:
         unregister_upcaster("clock.tick", 1)
+
+
+def test_a_reason_missing_its_path_is_a_reason_not_a_crash():
+    event = example_json("event.rejected")
+    del event["data"]["reasons"][0]["path"]
+    event["data"]["reasons"][1]["severity"] = "high"
+    reasons = reasons_of(event)
+    assert reasons["$.data.reasons[0].path"] == "required field is missing"
+    assert reasons["$.data.reasons[1].severity"] == "unknown field 'severity'"

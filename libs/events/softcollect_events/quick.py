@@ -22,7 +22,7 @@ from collections.abc import Mapping
 from functools import cache
 from typing import Annotated, Any, TypeVar
 
-from pydantic import BaseModel, TypeAdapter, ValidationError
+from pydantic import BaseModel, TypeAdapter
 from pydantic_core import CoreSchema, SchemaValidator, core_schema
 
 from .envelope import _CAUSELESS, CloudEvent
@@ -48,7 +48,7 @@ def accept(raw: bytes) -> CloudEvent | None:
         return None
     try:
         values, _, fields_set = validator.validate_json(raw)
-    except (ValidationError, ValueError):
+    except Exception:  # whatever it is, the full path meets it again and words it
         return None
     # the instance pydantic-core's model validator would build (CloudEvent's own validator is
     # the one pydantic-core reuses for a model schema of that class, hence the fields schema)
@@ -67,10 +67,17 @@ def accept(raw: bytes) -> CloudEvent | None:
 _set = object.__setattr__
 
 
-@cache
 def _validator(event_type: str) -> SchemaValidator | None:
     entry = REGISTRY.get(event_type)
-    return None if entry is None else SchemaValidator(_envelope_schema(entry), _config())
+    if entry is None:
+        return None
+    built = _VALIDATORS.get(event_type)
+    if built is None or built[0] is not entry:  # built for this very registry entry (tests replace some)
+        built = _VALIDATORS[event_type] = (entry, SchemaValidator(_envelope_schema(entry), _config()))
+    return built[1]
+
+
+_VALIDATORS: dict[str, tuple[EventType, SchemaValidator]] = {}
 
 
 def _config() -> core_schema.CoreConfig:

@@ -14,6 +14,8 @@ from .base import EventData, Issue, examples
 from .enums import ReceivedVia
 from .scalars import Count, Ordinal
 
+_ABSENT: Any = object()
+
 
 class Reason(BaseModel):
     """One problem with an event, located by a JSON path into it."""
@@ -27,9 +29,11 @@ class Reason(BaseModel):
     )
     message: str = Field(min_length=1, description="What is wrong, for a person to read.")
 
-    def __init__(self, path: str, message: str) -> None:
-        # positional like a dataclass: Reason("$.data.amount", "must be greater than 0")
-        super().__init__(path=path, message=message)
+    def __init__(self, path: Any = _ABSENT, message: Any = _ABSENT, **other: Any) -> None:
+        # positional like a dataclass: Reason("$.data.amount", "must be greater than 0"). Validating
+        # JSON comes through here too: an absent or unknown field is pydantic's to report, not a TypeError.
+        given = {name: value for name, value in (("path", path), ("message", message)) if value is not _ABSENT}
+        super().__init__(**given, **other)
 
     def __str__(self) -> str:
         return f"{self.path}: {self.message}"
