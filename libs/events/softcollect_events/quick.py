@@ -32,10 +32,6 @@ from .registry import REGISTRY, EventType
 # duplicate, the envelope's own `type` disagrees and the quick path declines.
 _TYPE = re.compile(rb'"type"[ \t\n\r]*:[ \t\n\r]*"([a-z0-9_.]{1,64})"')
 
-# Every key of a JSON object ends with '"' then optional white space and ':'. Counting those
-# never misses a key; it may count more (a '":' inside a string), which only means declining.
-_KEY_END = re.compile(rb'"[ \t\n\r]*:')
-
 
 def accept(raw: bytes) -> CloudEvent | None:
     """The event `raw` holds, if this path can vouch for it; else None."""
@@ -112,10 +108,10 @@ def _field_schema(field: Any) -> CoreSchema:
 
 
 def _json_keys(raw: bytes) -> int:
-    """At least the number of keys in the JSON text (see _KEY_END)."""
-    if b'" ' in raw or b'"\n' in raw or b'"\t' in raw or b'"\r' in raw:
-        return len(_KEY_END.findall(raw))
-    return raw.count(b'":')  # no white space after any '"': the same count, without a regex
+    """At least the number of keys in the JSON text: each key ends with '"', optional white space
+    and ':'. Without the white space that is a '":' (deleting can merge a string's own '" :' into
+    one too: one more, never one less). Two bytes passes, faster than any regex here."""
+    return raw.translate(None, b" \t\n\r").count(b'":')
 
 
 def _keys(value: Any) -> int:

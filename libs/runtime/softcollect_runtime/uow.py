@@ -22,10 +22,15 @@ from .outbox import write_outbox
 
 # The batch's keys as one JSON parameter in one statement: SQLAlchemy's executemany compiles
 # parameters row by row, and asyncpg checks every element of an array parameter in Python.
+# One row back: the positions of the keys already claimed (usually none), not a row per new key.
 _CLAIM_PG = sa.text(
-    "INSERT INTO processed_events (tenantid, source, event_id, type, processed_at) "
-    "SELECT e->>0, e->>1, e->>2, e->>3, :processed_at FROM json_array_elements(CAST(:events AS json)) AS e "
-    "ON CONFLICT DO NOTHING RETURNING tenantid, source, event_id"
+    "WITH e AS (SELECT x->>0 AS tenantid, x->>1 AS source, x->>2 AS event_id, x->>3 AS type, n - 1 AS i "
+    "FROM json_array_elements(CAST(:events AS json)) WITH ORDINALITY AS t(x, n)), "
+    "claimed AS (INSERT INTO processed_events (tenantid, source, event_id, type, processed_at) "
+    "SELECT tenantid, source, event_id, type, :processed_at FROM e "
+    "ON CONFLICT DO NOTHING RETURNING tenantid, source, event_id) "
+    "SELECT coalesce(array_agg(i), '{}') FROM e WHERE NOT EXISTS (SELECT 1 FROM claimed c "
+    "WHERE c.tenantid = e.tenantid AND c.source = e.source AND c.event_id = e.event_id)"
 ).bindparams(sa.bindparam("events", type_=sa.Text), sa.bindparam("processed_at", type_=sa.DateTime(timezone=True)))
 
 R = TypeVar("R")
@@ -102,22 +107,24 @@ class UnitOfWork(Generic[R]):
         now = utcnow()
         keys = list(first)
         if self.conn.dialect.name == "postgresql":
-            result = await self.conn.execute(_CLAIM_PG, {
+            seen = await self.conn.scalar(_CLAIM_PG, {
                 "events": orjson.dumps([(*k, events[first[k]].type) for k in keys]).decode(), "processed_at": now})
+            fresh = [True] * len(keys)
+            for position in seen:
+                fresh[position] = False
         else:
             # executemany: SQLAlchemy's "insertmanyvalues" sends multi-row INSERTs from one cached
             # statement, and RETURNING tells which rows were new.
             stmt = sqlite.insert(processed_events).on_conflict_do_nothing().returning(
                 processed_events.c.tenantid, processed_events.c.source, processed_events.c.event_id)
-            result = await self.conn.execute(stmt, [
+            rows = (await self.conn.execute(stmt, [
                 {"tenantid": k[0], "source": k[1], "event_id": k[2], "type": events[first[k]].type,
-                 "processed_at": now} for k in keys])
-        rows = result.all()
-        # the usual case, every key new, needs no set of the returned keys
-        fresh = None if len(rows) == len(keys) else {tuple(row) for row in rows}
+                 "processed_at": now} for k in keys])).all()
+            new_keys = {tuple(row) for row in rows}
+            fresh = [k in new_keys for k in keys]
         flags = [False] * len(events)
-        for key, i in first.items():
-            if fresh is None or key in fresh:
+        for is_new, i in zip(fresh, first.values(), strict=True):
+            if is_new:
                 flags[i] = True
                 self.claimed.append(events[i])
         self.event = events[-1]
