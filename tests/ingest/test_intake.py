@@ -3,10 +3,13 @@ rejected with a precise reason and kept, duplicates dropped, tenants kept apart.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
+import urllib.request
 
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from softcollect_events import INBOUND_TYPES, REGISTRY, Topic, encode, topic_name
 from tests.ingest.harness import event
@@ -41,6 +44,21 @@ async def test_every_inbound_type_reaches_its_topic_with_its_key(ingest):
             assert body["type"] == original.type and body["source"] == original.source
             assert body["data"] == json.loads(encode(original).value)["data"]
     assert {e.type for e in sent.values()} == set(INBOUND_TYPES)
+    # the counts and the end-to-end latency of these events, on the live process's /metrics
+    samples = await asyncio.to_thread(scrape, ingest.worker.url + "/metrics")
+    for ev in sent.values():
+        assert samples[("softcollect_ingest_accepted_total", (("tenant", ev.tenantid), ("type", ev.type)))] >= 1
+    latency_count = samples[("softcollect_ingest_latency_seconds_count", ())]
+    assert latency_count >= len(sent)
+    assert samples[("softcollect_ingest_latency_seconds_bucket", (("le", "+Inf"),))] == latency_count
+    assert 0 < samples[("softcollect_ingest_latency_seconds_sum", ())] < 60 * latency_count
+
+
+def scrape(url: str) -> dict[tuple[str, tuple], float]:
+    """Every sample of a /metrics page: (name, sorted labels) -> value."""
+    with urllib.request.urlopen(url, timeout=5) as resp:
+        families = text_string_to_metric_families(resp.read().decode())
+        return {(s.name, tuple(sorted(s.labels.items()))): s.value for family in families for s in family.samples}
 
 
 def _payment(**data):
