@@ -83,7 +83,9 @@ class EventData(BaseModel):
 
     @model_validator(mode="after")
     def _check_contract(self) -> EventData:
-        raise_issues(type(self).__name__, list(self.contract_issues()))
+        issues = list(self.contract_issues())
+        if issues:
+            raise_issues(type(self).__name__, issues)
         return self
 
     def contract_issues(self) -> Iterator[Issue]:

@@ -68,19 +68,20 @@ async def reject(uow: UnitOfWork[IngestRepository], *, original: bytes, reasons:
 def forwarded(event: CloudEvent, raw: bytes, topic_prefix: str) -> KafkaRecord:
     """The canonical-topic record of an accepted event: the client's own bytes when they are
     already the current schema version (no upcast to apply), else the re-encoded event."""
-    if REGISTRY[event.type].schemaversion > 1:  # the type has versions: write the upcast form
+    topic, type_header, versioned = _route(event.type, topic_prefix)
+    if versioned:  # the type has versions: write the upcast form
         return encode(event, prefix=topic_prefix)
-    topic, type_header = _route(event.type, topic_prefix)
-    return KafkaRecord(topic=topic, key=event.key.encode(), value=raw,
-                       headers=[_CONTENT_TYPE_HEADER, type_header, ("ce_id", event.id.encode())])
+    return KafkaRecord(topic, event.key.encode(), raw,
+                       [_CONTENT_TYPE_HEADER, type_header, ("ce_id", event.id.encode())])
 
 
 _CONTENT_TYPE_HEADER = ("content-type", CONTENT_TYPE.encode())
 
 
 @lru_cache(maxsize=256)
-def _route(event_type: str, topic_prefix: str) -> tuple[str, tuple[str, bytes]]:
-    return topic_name(REGISTRY[event_type].topic, topic_prefix), ("ce_type", event_type.encode())
+def _route(event_type: str, topic_prefix: str) -> tuple[str, tuple[str, bytes], bool]:
+    entry = REGISTRY[event_type]
+    return topic_name(entry.topic, topic_prefix), ("ce_type", event_type.encode()), entry.schemaversion > 1
 
 
 def _where(msg: RawMessage) -> dict:
