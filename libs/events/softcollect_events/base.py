@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import types
 import typing
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from decimal import Decimal
 from functools import cache
-from typing import Any, ClassVar, NamedTuple
+from typing import Any, ClassVar, NamedTuple, TypeVar
 
 from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
 from pydantic_core import InitErrorDetails, PydanticCustomError
@@ -101,14 +101,19 @@ def _precision_plan(cls: type[BaseModel]) -> tuple[frozenset[str], tuple[str, ..
     Walking only these keeps the check off plain identifiers, dates and text on every decode."""
     money = _money_fields(cls)
     visit = tuple(name for name, field in cls.model_fields.items()
-                  if name in money or _may_nest(field.annotation))
+                  if name in money or may_hold_objects(field.annotation))
     return money, visit
 
 
-def _may_nest(annotation: Any) -> bool:
-    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+def may_hold_objects(annotation: Any) -> bool:
+    """Whether a field so annotated can hold JSON objects: models, mappings, anything untyped."""
+    if annotation is Any or isinstance(annotation, TypeVar):
         return True
-    return any(_may_nest(arg) for arg in typing.get_args(annotation))
+    if isinstance(annotation, type) and issubclass(annotation, (BaseModel, Mapping)):
+        return True
+    if typing.get_origin(annotation) in (dict, Mapping):
+        return True
+    return any(may_hold_objects(arg) for arg in typing.get_args(annotation) if not isinstance(arg, str))
 
 
 def _precision_issues(model: BaseModel, currency: str, prefix: Loc) -> list[Issue]:

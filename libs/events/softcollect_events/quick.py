@@ -17,14 +17,13 @@ both paths to that on the contract's examples and on generated input).
 from __future__ import annotations
 
 import re
-import typing
-from collections.abc import Mapping
 from functools import cache
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any
 
 from pydantic import BaseModel, TypeAdapter
 from pydantic_core import CoreSchema, SchemaValidator, core_schema
 
+from .base import may_hold_objects
 from .envelope import _CAUSELESS, CloudEvent
 from .registry import REGISTRY, EventType
 
@@ -134,14 +133,4 @@ def _keys(value: Any) -> int:
 @cache
 def _nesting(model: type[BaseModel]) -> tuple[str, ...]:
     """A model's fields that can hold JSON objects (models, mappings, anything untyped)."""
-    return tuple(name for name, field in model.model_fields.items() if _may_hold_objects(field.annotation))
-
-
-def _may_hold_objects(annotation: Any) -> bool:
-    if annotation is Any or isinstance(annotation, TypeVar):
-        return True
-    if isinstance(annotation, type) and issubclass(annotation, (BaseModel, Mapping)):
-        return True
-    if typing.get_origin(annotation) in (dict, Mapping):
-        return True
-    return any(_may_hold_objects(arg) for arg in typing.get_args(annotation) if not isinstance(arg, str))
+    return tuple(name for name, field in model.model_fields.items() if may_hold_objects(field.annotation))
