@@ -27,6 +27,12 @@ _POSITIVE = r"(0\.[0-9]*[1-9][0-9]*|[1-9][0-9]*(\.[0-9]+)?)"
 _SYNTAX = re.compile(_SIGNED)
 # decode's quick path (pydantic-core on raw JSON) leaves "-0" to the full path, which writes it "0"
 _SIGNED_NOT_MINUS_ZERO = r"0(\.0+)?|-?(0\.[0-9]*[1-9][0-9]*|[1-9][0-9]*(\.[0-9]+)?)"
+# per sign: the pattern (JSON Schema, full path) and the quick path's
+_SIGN_PATTERNS = {
+    "any": (_SIGNED, _SIGNED_NOT_MINUS_ZERO),
+    "non_negative": (_NON_NEGATIVE, _NON_NEGATIVE),
+    "positive": (_POSITIVE, _POSITIVE),
+}
 
 
 def _plain(value: Decimal) -> str:
@@ -62,8 +68,7 @@ class DecimalFormat:
 
     what = "decimal"
     example = "0.75"
-    pattern = _SIGNED
-    json_pattern = _SIGNED_NOT_MINUS_ZERO  # the values `pattern` takes whose Decimal is already canonical
+    pattern, json_pattern = _SIGN_PATTERNS["any"]  # json: the values `pattern` takes whose Decimal is canonical
 
     def validate(self, value: Any) -> Decimal:
         amount = _parse_decimal(value, what=self.what, example=self.example)
@@ -94,8 +99,7 @@ class MoneyFormat(DecimalFormat):
 
     def __init__(self, sign: Literal["any", "non_negative", "positive"]) -> None:
         self.sign = sign
-        self.pattern = {"any": _SIGNED, "non_negative": _NON_NEGATIVE, "positive": _POSITIVE}[sign]
-        self.json_pattern = {"any": _SIGNED_NOT_MINUS_ZERO, "non_negative": _NON_NEGATIVE, "positive": _POSITIVE}[sign]
+        self.pattern, self.json_pattern = _SIGN_PATTERNS[sign]
 
     def validate(self, value: Any) -> Decimal:
         amount = super().validate(value)
