@@ -126,11 +126,16 @@ class OutboxRelay:
 
     async def publish_batch(self) -> int:
         async with self._engine.begin() as conn:
-            if conn.dialect.name == "postgresql":
-                got = await conn.scalar(sa.select(sa.func.pg_try_advisory_xact_lock(self._lock_key)))
-                if not got:
+            postgres = conn.dialect.name == "postgresql"
+            if postgres:
+                if not await conn.scalar(_LOCK_PG, {"lock_key": self._lock_key}):
                     return 0
-            ids = await self._pending_ids(conn)
+                # a statement of its own: its snapshot must follow the lock, or it could still see
+                # rows the lock's previous holder published and deleted just before releasing it
+                ids = list(await conn.scalar(_PENDING_PG, {"limit": self._batch}))
+            else:
+                ids = list((await conn.execute(
+                    sa.select(outbox.c.id).order_by(outbox.c.id).limit(self._batch))).scalars())
             if not ids:
                 self._memory.clear()
                 metrics.OUTBOX_PENDING.labels(self._service).set(0)
@@ -141,7 +146,10 @@ class OutboxRelay:
                 self._memory.popitem(last=False)
             records = await self._records(conn, ids)
             await self._send(records)
-            await conn.execute(sa.delete(outbox).where(_id_among(conn, ids)))
+            if postgres:
+                await conn.execute(_DELETE_PG, {"ids": _id_array(ids)})
+            else:
+                await conn.execute(sa.delete(outbox).where(outbox.c.id.in_(ids)))
             for i in ids:
                 self._memory.pop(i, None)
             # a full batch means there may be a backlog: count it (cheap, the table is drained)
@@ -150,15 +158,6 @@ class OutboxRelay:
         metrics.OUTBOX_PUBLISHED.labels(self._service).inc(len(ids))
         metrics.OUTBOX_PENDING.labels(self._service).set(pending)
         return len(ids)
-
-    async def _pending_ids(self, conn: AsyncConnection) -> list[int]:
-        oldest = sa.select(outbox.c.id).order_by(outbox.c.id).limit(self._batch)
-        if conn.dialect.name == "postgresql":  # as one array: a row per id cost more than the query
-            subquery = oldest.subquery()
-            return list(await conn.scalar(sa.select(
-                sa.func.coalesce(sa.func.array_agg(sa.text("id ORDER BY id")), sa.text("'{}'")))
-                .select_from(subquery)) or [])
-        return list((await conn.execute(oldest)).scalars())
 
     async def _records(self, conn: AsyncConnection, ids: list[int]) -> list[KafkaRecord]:
         missing = [i for i in ids if i not in self._memory]
@@ -194,10 +193,25 @@ class OutboxRelay:
         await asyncio.gather(*acks)
 
 
+def _id_array(ids: list[int]) -> str:
+    # an id array as its text form: integers need no quoting, and asyncpg checks an array
+    # parameter's elements in Python (an IN list binds, and plans, one parameter per id)
+    return "{" + ",".join(map(str, ids)) + "}"
+
+
 def _id_among(conn: AsyncConnection, ids: list[int]) -> sa.ColumnElement[bool]:
-    # PostgreSQL: one array parameter (an IN list binds, and plans, one parameter per id), given as
-    # its text form — integers need no quoting, and asyncpg checks an array's elements in Python.
     if conn.dialect.name == "postgresql":
-        literal = sa.bindparam("ids", "{" + ",".join(map(str, ids)) + "}", type_=sa.Text)
+        literal = sa.bindparam("ids", _id_array(ids), type_=sa.Text)
         return outbox.c.id == sa.any_(sa.cast(literal, postgresql.ARRAY(sa.BigInteger)))
     return outbox.c.id.in_(ids)
+
+
+# Prebuilt: a Core construct built per batch paid its cache-key walk every time.
+_LOCK_PG = sa.text("SELECT pg_try_advisory_xact_lock(:lock_key)").bindparams(
+    sa.bindparam("lock_key", type_=sa.BigInteger))
+# the ids as one array: a row per id cost more than the query
+_PENDING_PG = sa.text(
+    "SELECT coalesce(array_agg(id ORDER BY id), '{}') FROM (SELECT id FROM outbox ORDER BY id LIMIT :limit) o"
+).bindparams(sa.bindparam("limit", type_=sa.Integer))
+_DELETE_PG = sa.text("DELETE FROM outbox WHERE id = ANY(CAST(:ids AS bigint[]))").bindparams(
+    sa.bindparam("ids", type_=sa.Text))
