@@ -126,8 +126,7 @@ class OutboxRelay:
 
     async def publish_batch(self) -> int:
         async with self._engine.begin() as conn:
-            postgres = conn.dialect.name == "postgresql"
-            if postgres:
+            if conn.dialect.name == "postgresql":
                 if not await conn.scalar(_LOCK_PG, {"lock_key": self._lock_key}):
                     return 0
                 # a statement of its own: its snapshot must follow the lock, or it could still see
@@ -146,10 +145,7 @@ class OutboxRelay:
                 self._memory.popitem(last=False)
             records = await self._records(conn, ids)
             await self._send(records)
-            if postgres:
-                await conn.execute(_DELETE_PG, {"ids": _id_array(ids)})
-            else:
-                await conn.execute(sa.delete(outbox).where(outbox.c.id.in_(ids)))
+            await conn.execute(sa.delete(outbox).where(_id_among(conn, ids)))
             for i in ids:
                 self._memory.pop(i, None)
             # a full batch means there may be a backlog: count it (cheap, the table is drained)
@@ -193,25 +189,18 @@ class OutboxRelay:
         await asyncio.gather(*acks)
 
 
-def _id_array(ids: list[int]) -> str:
-    # an id array as its text form: integers need no quoting, and asyncpg checks an array
-    # parameter's elements in Python (an IN list binds, and plans, one parameter per id)
-    return "{" + ",".join(map(str, ids)) + "}"
-
-
 def _id_among(conn: AsyncConnection, ids: list[int]) -> sa.ColumnElement[bool]:
+    # PostgreSQL: one array parameter (an IN list binds, and plans, one parameter per id), given as
+    # its text form — integers need no quoting, and asyncpg checks an array's elements in Python.
     if conn.dialect.name == "postgresql":
-        literal = sa.bindparam("ids", _id_array(ids), type_=sa.Text)
+        literal = sa.bindparam("ids", "{" + ",".join(map(str, ids)) + "}", type_=sa.Text)
         return outbox.c.id == sa.any_(sa.cast(literal, postgresql.ARRAY(sa.BigInteger)))
     return outbox.c.id.in_(ids)
 
 
-# Prebuilt: a Core construct built per batch paid its cache-key walk every time.
 _LOCK_PG = sa.text("SELECT pg_try_advisory_xact_lock(:lock_key)").bindparams(
     sa.bindparam("lock_key", type_=sa.BigInteger))
 # the ids as one array: a row per id cost more than the query
 _PENDING_PG = sa.text(
     "SELECT coalesce(array_agg(id ORDER BY id), '{}') FROM (SELECT id FROM outbox ORDER BY id LIMIT :limit) o"
 ).bindparams(sa.bindparam("limit", type_=sa.Integer))
-_DELETE_PG = sa.text("DELETE FROM outbox WHERE id = ANY(CAST(:ids AS bigint[]))").bindparams(
-    sa.bindparam("ids", type_=sa.Text))
