@@ -3,8 +3,6 @@ systems and collectors, on `softcollect.inbound.<tenantid>`, over HTTP or CSV.""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 from pydantic import BaseModel, ConfigDict, Field
 
 from .base import InboundData, Issue, examples
@@ -33,26 +31,28 @@ class Installment(BaseModel):
     amount: PositiveMoney = Field(description="Amount of this installment, in the parent's currency.")
 
 
-def installment_issues(installments: list[Installment] | None, total=None) -> Iterator[Issue]:
+def installment_issues(installments: list[Installment] | None, total=None) -> list[Issue]:
+    issues: list[Issue] = []
     if not installments:
-        return
+        return issues
     for index in range(1, len(installments)):
         if installments[index].due_date < installments[index - 1].due_date:
-            yield Issue(
+            issues.append(Issue(
                 ("installments", index, "due_date"),
                 "installment_order",
                 f"installments must be in due-date order; installments[{index}] falls due before "
                 f"installments[{index - 1}]",
-            )
+            ))
     if total is not None:
         subtotal = sum((i.amount for i in installments), start=0)
         if subtotal != total:
-            yield Issue(
+            issues.append(Issue(
                 ("installments",),
                 "installments_sum",
                 f"installments sum to {subtotal} but amount is {total}; they must sum to it exactly",
                 str(subtotal),
-            )
+            ))
+    return issues
 
 
 class CustomerUpserted(InboundData):
@@ -102,10 +102,11 @@ class CustomerUpserted(InboundData):
         None, description="Id of the client's account manager for this debtor (receives key-account review tasks)."
     )
 
-    def contract_issues(self) -> Iterator[Issue]:
-        yield from super().contract_issues()
+    def contract_issues(self) -> list[Issue]:
+        issues = super().contract_issues()
         if self.credit_limit is not None and self.currency is None:
-            yield Issue(("currency",), "missing", "currency is required when credit_limit is given")
+            issues.append(Issue(("currency",), "missing", "currency is required when credit_limit is given"))
+        return issues
 
 
 class InvoiceIssued(InboundData):
@@ -148,11 +149,12 @@ class InvoiceIssued(InboundData):
         "Absent: one installment of `amount` on `due_date`.",
     )
 
-    def contract_issues(self) -> Iterator[Issue]:
-        yield from super().contract_issues()
+    def contract_issues(self) -> list[Issue]:
+        issues = super().contract_issues()
         if self.due_date < self.issue_date:
-            yield Issue(("due_date",), "date_order", "due_date is before issue_date")
-        yield from installment_issues(self.installments, self.amount)
+            issues.append(Issue(("due_date",), "date_order", "due_date is before issue_date"))
+        issues.extend(installment_issues(self.installments, self.amount))
+        return issues
 
 
 class InvoiceCancelled(InboundData):
@@ -277,10 +279,12 @@ class DisputeResolved(InboundData):
         "itself does the crediting). Not allowed with `rejected`.",
     )
 
-    def contract_issues(self) -> Iterator[Issue]:
-        yield from super().contract_issues()
+    def contract_issues(self) -> list[Issue]:
+        issues = super().contract_issues()
         if self.outcome == DisputeOutcome.rejected and self.credited_amount is not None:
-            yield Issue(("credited_amount",), "not_allowed", "credited_amount is not allowed with outcome 'rejected'")
+            issues.append(Issue(("credited_amount",), "not_allowed",
+                                "credited_amount is not allowed with outcome 'rejected'"))
+        return issues
 
 
 class HoldPlaced(InboundData):
@@ -304,12 +308,13 @@ class HoldPlaced(InboundData):
     until: IsoDate | None = Field(None, description="Last day of the hold (inclusive). Absent: until released.")
     reason: Text = Field(description="Why, free text.")
 
-    def contract_issues(self) -> Iterator[Issue]:
-        yield from super().contract_issues()
+    def contract_issues(self) -> list[Issue]:
+        issues = super().contract_issues()
         if self.scope == HoldScope.invoice and self.invoice_id is None:
-            yield Issue(("invoice_id",), "missing", "invoice_id is required when scope is 'invoice'")
+            issues.append(Issue(("invoice_id",), "missing", "invoice_id is required when scope is 'invoice'"))
         if self.scope == HoldScope.customer and self.invoice_id is not None:
-            yield Issue(("invoice_id",), "not_allowed", "invoice_id is not allowed when scope is 'customer'")
+            issues.append(Issue(("invoice_id",), "not_allowed", "invoice_id is not allowed when scope is 'customer'"))
+        return issues
 
 
 class HoldReleased(InboundData):
@@ -382,9 +387,10 @@ class PlanProposed(InboundData):
         min_length=1, description="Plan installments in due-date order, in the items' currency."
     )
 
-    def contract_issues(self) -> Iterator[Issue]:
-        yield from super().contract_issues()
-        yield from installment_issues(self.installments)
+    def contract_issues(self) -> list[Issue]:
+        issues = super().contract_issues()
+        issues.extend(installment_issues(self.installments))
+        return issues
 
 
 class PlanAccepted(InboundData):

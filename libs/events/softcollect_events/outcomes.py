@@ -16,7 +16,6 @@ the `cause`: the type of the event that changed the figures.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from decimal import Decimal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -88,10 +87,11 @@ class ReceivableOpened(OutcomeData):
     amount: PositiveMoney = _field("Original amount of the invoice or installment.")
     open_amount: NonNegativeMoney = _field("Amount still open when opened (net of early payments or credits).")
 
-    def contract_issues(self) -> Iterator[Issue]:
-        yield from super().contract_issues()
+    def contract_issues(self) -> list[Issue]:
+        issues = super().contract_issues()
         if self.open_amount > self.amount:
-            yield Issue(("open_amount",), "open_amount_rule", "open_amount cannot exceed amount")
+            issues.append(Issue(("open_amount",), "open_amount_rule", "open_amount cannot exceed amount"))
+        return issues
 
 
 class ReceivablePhaseChanged(OutcomeData):
@@ -121,10 +121,11 @@ class ReceivablePhaseChanged(OutcomeData):
     currency: Currency = _field(_CURRENCY)
     open_amount: NonNegativeMoney = _field("Amount still open.")
 
-    def contract_issues(self) -> Iterator[Issue]:
-        yield from super().contract_issues()
+    def contract_issues(self) -> list[Issue]:
+        issues = super().contract_issues()
         if self.from_ == self.to:
-            yield Issue(("to",), "same_phase", "to must differ from from")
+            issues.append(Issue(("to",), "same_phase", "to must differ from from"))
+        return issues
 
 
 class ReceivableSettled(OutcomeData):
@@ -371,12 +372,13 @@ class AgingSnapshot(OutcomeData):
     disputed: NonNegativeMoney = _field("Part of `open_amount` under dispute.")
     unapplied: NonNegativeMoney = _field("Unapplied cash and credits on account (not in `open_amount`).")
 
-    def contract_issues(self) -> Iterator[Issue]:
-        yield from super().contract_issues()
+    def contract_issues(self) -> list[Issue]:
+        issues = super().contract_issues()
         for name in ("buckets", "phases"):
             total = _total(getattr(self, name))
             if total != self.open_amount:
-                yield Issue((name,), "sum", f"{name} sum to {total} but open_amount is {self.open_amount}")
+                issues.append(Issue((name,), "sum", f"{name} sum to {total} but open_amount is {self.open_amount}"))
+        return issues
 
 
 class PortfolioKpis(OutcomeData):
@@ -620,10 +622,11 @@ class RiskFlagged(OutcomeData):
     threshold: Percent = _field("Tenant threshold crossed.")
     factors: list[RiskFactorScore] = _field("Explainable contributions, largest first.", min_length=1)
 
-    def contract_issues(self) -> Iterator[Issue]:
-        yield from super().contract_issues()
+    def contract_issues(self) -> list[Issue]:
+        issues = super().contract_issues()
         if self.score < self.threshold:
-            yield Issue(("score",), "below_threshold", "score is below threshold; nothing was crossed")
+            issues.append(Issue(("score",), "below_threshold", "score is below threshold; nothing was crossed"))
+        return issues
 
 
 # --- promises, plans, settlements ----------------------------------------
@@ -658,10 +661,11 @@ class PromiseKept(_Promise):
 
     model_config = examples({**_PROMISE, "paid": "1250.00"})
 
-    def contract_issues(self) -> Iterator[Issue]:
-        yield from super().contract_issues()
+    def contract_issues(self) -> list[Issue]:
+        issues = super().contract_issues()
         if self.paid < self.amount:
-            yield Issue(("paid",), "promise_rule", "a kept promise has paid >= amount")
+            issues.append(Issue(("paid",), "promise_rule", "a kept promise has paid >= amount"))
+        return issues
 
 
 class PromisePartiallyKept(_Promise):
@@ -669,10 +673,11 @@ class PromisePartiallyKept(_Promise):
 
     model_config = examples({**_PROMISE, "paid": "600.00"})
 
-    def contract_issues(self) -> Iterator[Issue]:
-        yield from super().contract_issues()
+    def contract_issues(self) -> list[Issue]:
+        issues = super().contract_issues()
         if not 0 < self.paid < self.amount:
-            yield Issue(("paid",), "promise_rule", "a partially kept promise has 0 < paid < amount")
+            issues.append(Issue(("paid",), "promise_rule", "a partially kept promise has 0 < paid < amount"))
+        return issues
 
 
 class PromiseBroken(_Promise):
@@ -680,10 +685,11 @@ class PromiseBroken(_Promise):
 
     model_config = examples({**_PROMISE, "paid": "0.00"})
 
-    def contract_issues(self) -> Iterator[Issue]:
-        yield from super().contract_issues()
+    def contract_issues(self) -> list[Issue]:
+        issues = super().contract_issues()
         if self.paid != 0:
-            yield Issue(("paid",), "promise_rule", "a broken promise has paid = 0")
+            issues.append(Issue(("paid",), "promise_rule", "a broken promise has paid = 0"))
+        return issues
 
 
 class PlanActivated(OutcomeData):
@@ -708,9 +714,10 @@ class PlanActivated(OutcomeData):
         "Installments in due-date order; `installment` in later events is the 1-based position.", min_length=1
     )
 
-    def contract_issues(self) -> Iterator[Issue]:
-        yield from super().contract_issues()
-        yield from installment_issues(self.installments)
+    def contract_issues(self) -> list[Issue]:
+        issues = super().contract_issues()
+        issues.extend(installment_issues(self.installments))
+        return issues
 
 
 class _PlanInstallment(OutcomeData):
@@ -736,10 +743,11 @@ class InstallmentPaid(_PlanInstallment):
 
     model_config = examples({**_INSTALLMENT_EXAMPLE, "paid": "625.00"})
 
-    def contract_issues(self) -> Iterator[Issue]:
-        yield from super().contract_issues()
+    def contract_issues(self) -> list[Issue]:
+        issues = super().contract_issues()
         if self.paid < self.amount:
-            yield Issue(("paid",), "installment_rule", "a paid installment has paid >= amount")
+            issues.append(Issue(("paid",), "installment_rule", "a paid installment has paid >= amount"))
+        return issues
 
 
 class InstallmentMissed(_PlanInstallment):
@@ -749,10 +757,11 @@ class InstallmentMissed(_PlanInstallment):
 
     grace_until: IsoDate = _field("Last day of grace that passed.")
 
-    def contract_issues(self) -> Iterator[Issue]:
-        yield from super().contract_issues()
+    def contract_issues(self) -> list[Issue]:
+        issues = super().contract_issues()
         if self.paid >= self.amount:
-            yield Issue(("paid",), "installment_rule", "a missed installment has paid < amount")
+            issues.append(Issue(("paid",), "installment_rule", "a missed installment has paid < amount"))
+        return issues
 
 
 class PlanBroken(OutcomeData):
@@ -804,10 +813,11 @@ class SettlementAgreed(_Settlement):
     open_amount: PositiveMoney = _field("Open amount of the items when agreed.")
     pay_by: IsoDate = _field("Last day to pay.")
 
-    def contract_issues(self) -> Iterator[Issue]:
-        yield from super().contract_issues()
+    def contract_issues(self) -> list[Issue]:
+        issues = super().contract_issues()
         if self.amount >= self.open_amount:
-            yield Issue(("amount",), "settlement_rule", "a settlement amount must be less than open_amount")
+            issues.append(Issue(("amount",), "settlement_rule", "a settlement amount must be less than open_amount"))
+        return issues
 
 
 class SettlementCompleted(_Settlement):
@@ -828,7 +838,8 @@ class SettlementLapsed(_Settlement):
     paid: NonNegativeMoney = _field("Amount paid by `pay_by`.")
     pay_by: IsoDate = _field("The date that passed.")
 
-    def contract_issues(self) -> Iterator[Issue]:
-        yield from super().contract_issues()
+    def contract_issues(self) -> list[Issue]:
+        issues = super().contract_issues()
         if self.paid >= self.amount:
-            yield Issue(("paid",), "settlement_rule", "a lapsed settlement has paid < amount")
+            issues.append(Issue(("paid",), "settlement_rule", "a lapsed settlement has paid < amount"))
+        return issues

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-from collections.abc import Iterator
 from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, PlainValidator, WithJsonSchema
@@ -88,9 +87,10 @@ class EventRejected(EventData):
     reasons: list[Reason] = Field(min_length=1, description="Every problem found, field by field.")
     received_via: ReceivedVia | None = Field(None, description="Ingest path; absent means `kafka`.")
 
-    def contract_issues(self) -> Iterator[Issue]:
-        yield from super().contract_issues()
+    def contract_issues(self) -> list[Issue]:
+        issues = super().contract_issues()
         if self.received_via in (None, ReceivedVia.kafka):
             for name in ("topic", "partition", "offset"):
                 if getattr(self, name) is None:
-                    yield Issue((name,), "missing", f"{name} is required for a message received via kafka")
+                    issues.append(Issue((name,), "missing", f"{name} is required for a message received via kafka"))
+        return issues
