@@ -90,8 +90,8 @@ class EventData(BaseModel):
 
     def contract_issues(self) -> list[Issue]:
         """Cross-field rules, as a new list: subclasses add to ``super().contract_issues()`` and
-        return it. Lists, not generator chains: this runs on every decode, and the chains' frames
-        cost more than the rules of a valid event (~5 µs of an invoice's ~33 µs decode)."""
+        return it. Lists, not generator chains: this runs on every decode, and a chain's frames
+        cost about as much as a valid event's rules (decode of ingest's benchmark mix: ~35 → ~33 µs)."""
         currency = getattr(self, "currency", None)
         return _precision_issues(self, currency, ()) if isinstance(currency, str) else []
 
